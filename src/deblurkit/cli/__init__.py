@@ -1,0 +1,67 @@
+"""The ``deblurkit`` command and its subcommands.
+
+Each subcommand lives in its own module under :mod:`deblurkit.cli` and defines:
+
+- ``HELP``: a one-line summary shown by ``deblurkit --help``;
+- ``add_arguments(parser)``: its options (argparse);
+- ``run(args) -> int``: the work, returning the exit status.
+
+Command modules import heavy libraries (torch, PyAV) inside ``run`` so that ``--help`` is fast.
+A :class:`~deblurkit.errors.UserError` is printed as one line on stderr with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from deblurkit import __version__
+from deblurkit.errors import UserError
+
+# name -> module, in the order shown by --help. Listed explicitly: nothing is imported by scanning.
+COMMANDS: dict[str, str] = {
+    "demo": "deblurkit.cli.demo",
+    "synth": "deblurkit.cli.synth",
+    "eval": "deblurkit.cli.eval",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error format."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deblurkit",
+                     description="Restore motion-blurred images and videos.")
+    parser.add_argument("--version", action="version", version=f"deblurkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip()
+        cmd = sub.add_parser(name, help=module.HELP, description=doc or module.HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 success, 1 failed inputs, 2 usage, 130 Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"deblurkit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"deblurkit {args.command}: interrupted", file=sys.stderr)
+        return 130
