@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "demo": "deblurkit.cli.demo",
     "synth": "deblurkit.cli.synth",
     "eval": "deblurkit.cli.eval",
+    "models": "deblurkit.cli.models",
 }
 
 

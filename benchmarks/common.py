@@ -1,0 +1,60 @@
+"""Measurement helpers shared by the benchmark scripts (run by hand, never by the tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def count_macs(build: Callable[[], torch.nn.Module], shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass at ``shape``, counted on the meta device.
+
+    Built on meta tensors, so a 720p count of a large model costs no memory or time.
+    torch's flop counter counts 2 FLOPs per multiply-accumulate; we report MACs = FLOPs / 2.
+    """
+    with torch.device("meta"):
+        model = build().eval()
+        x = torch.zeros(shape)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops() // 2
+
+
+def median_latency(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median wall time in seconds of ``fn()`` over ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+
+
+def save_json(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
