@@ -1,11 +1,106 @@
-"""(placeholder, being written)"""
+"""Score images against sharp references: per-image and mean PSNR / SSIM.
 
-HELP = "eval (being written)"
+Pairs the files of --blur and --sharp by relative path (the suffix may differ: a/1.png pairs
+with a/1.jpg). Without a model the blurred input itself is scored (the identity baseline).
+Prints a table on stdout and, with --json, writes the scores and the conventions used.
+Files present on one side only, unreadable files and size mismatches are reported (table,
+stderr, JSON) and make the exit status 1; the good pairs are still scored and written.
+
+Defaults: RGB, no border crop, 7x7 uniform SSIM window (scikit-image), data range from the
+bit depth. Papers' "Y channel" numbers: --channel y (BT.601 as MATLAB rgb2ycbcr), often with
+--crop-border; Wang et al.'s SSIM: --ssim-window gaussian. See docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deblurkit.cli._common import existing_dir, non_negative_int
+
+HELP = "score images against sharp references (PSNR / SSIM)"
 
 
-def add_arguments(parser):
-    pass
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number > 0")
+    return number
 
 
-def run(args):
-    return 0
+def _odd_window(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 3 or number % 2 != 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be an odd integer >= 3")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--blur", required=True, type=existing_dir, metavar="DIR",
+                        help="folder of blurred (or restored) images, searched recursively")
+    parser.add_argument("--sharp", required=True, type=existing_dir, metavar="DIR",
+                        help="folder of sharp references with the same relative paths")
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="write per-image and mean scores and the conventions as JSON")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --json file")
+    parser.add_argument("--channel", choices=("rgb", "y"), default="rgb",
+                        help="score RGB (default) or BT.601 luma Y as MATLAB rgb2ycbcr")
+    parser.add_argument("--crop-border", type=non_negative_int, default=0, metavar="N",
+                        help="pixels removed from each side before scoring (default 0)")
+    parser.add_argument("--ssim-window", choices=("uniform", "gaussian"), default="uniform",
+                        help="uniform 7x7 (scikit-image default) or gaussian sigma 1.5 "
+                             "(Wang et al. 2004)")
+    parser.add_argument("--win-size", type=_odd_window, default=None, metavar="N",
+                        help="SSIM window side (default 7 uniform, 11 gaussian)")
+    parser.add_argument("--no-quantize", dest="quantize", action="store_false",
+                        help="score float model outputs as they are instead of rounded to "
+                             "--quantize-bits (no effect on the identity baseline)")
+    parser.add_argument("--quantize-bits", type=int, choices=(8, 16), default=8,
+                        help="bit depth model outputs are rounded to before scoring (default 8)")
+    parser.add_argument("--data-range", type=_positive_float, default=None, metavar="R",
+                        help="peak-to-peak range of the scored values (default: from the bit "
+                             "depth: 255, 65535, or 1.0 when the two folders' depths differ)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from deblurkit.errors import OutputExistsError
+    from deblurkit.metrics.config import MetricConfig
+    from deblurkit.metrics.evaluate import evaluate_folders, format_table, problem_lines
+    from deblurkit.utils.atomic import write_text_atomic
+    from deblurkit.utils.progress import progress
+
+    config = MetricConfig(data_range=args.data_range, channel=args.channel,
+                          crop_border=args.crop_border, quantize=args.quantize,
+                          quantize_bits=args.quantize_bits, ssim_window=args.ssim_window,
+                          win_size=args.win_size)
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None and json_path.exists() and not args.overwrite:
+        raise OutputExistsError(json_path)  # fail before the work, not after
+
+    def wrap(iterable, total):
+        return progress(iterable, total=total, desc="eval", unit="img")
+
+    result = evaluate_folders(args.blur, args.sharp, config, wrap=wrap)
+    sys.stdout.write(format_table(result))
+    sys.stdout.flush()
+    for line in problem_lines(result):
+        print(f"deblurkit eval: {line}", file=sys.stderr)
+    if not result.images and not result.missing and not result.failed:
+        print(f"deblurkit eval: no images found in {args.blur} or {args.sharp}",
+              file=sys.stderr)
+    if json_path is not None:
+        write_text_atomic(json_path, result.to_json(), overwrite=args.overwrite)
+        print(f"deblurkit eval: wrote {json_path}", file=sys.stderr)
+    summary = (f"{result.count} scored, {len(result.missing)} missing, "
+               f"{len(result.failed)} failed")
+    print(f"deblurkit eval: {summary}", file=sys.stderr)
+    return result.exit_code

@@ -1,1 +1,33 @@
-"""(being written)"""
+"""PSNR and SSIM with explicit conventions: numpy reference, batched torch, folder evaluation.
+
+- :class:`MetricConfig` -- every convention (data range, RGB or Y, border crop, 8-bit
+  quantization of the restored image, SSIM window), recorded with every result.
+- :func:`psnr`, :func:`ssim` -- the numpy reference (matches scikit-image).
+- :func:`psnr_torch`, :func:`ssim_torch` -- batched, differentiable torch versions (torch is
+  imported only when one of them is first used).
+- :func:`evaluate_folders` -- score two folders of images paired by relative path.
+
+See ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from deblurkit.metrics.color import rgb_to_y
+from deblurkit.metrics.config import MetricConfig
+from deblurkit.metrics.evaluate import EvalResult, evaluate_folders
+from deblurkit.metrics.reference import MetricInputError, psnr, ssim
+
+_TORCH_NAMES = {"psnr_torch", "ssim_torch", "rgb_to_y_torch"}
+
+__all__ = ["MetricConfig", "MetricInputError", "psnr", "ssim", "rgb_to_y", "psnr_torch",
+           "ssim_torch", "rgb_to_y_torch", "evaluate_folders", "EvalResult"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        module = importlib.import_module("deblurkit.metrics.torch_metrics")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
