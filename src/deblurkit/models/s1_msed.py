@@ -1,0 +1,327 @@
+"""S1: multi-scale encoder-decoder (Han, Duan, Tao, Gao, Lu), paper ``000``.
+
+"Perceptual Quality Enhancement with Multi-scale Deep Learning for Video Transmission: A QoE
+Perspective". Architecture: Sec. 3.1 and Figs. 2-3 (per-scale encoder-decoder), Sec. 3.3 and
+Fig. 1 (multi-scale structure), Sec. 4.1 (input range ``x/255 - 0.5``, Xavier initialisation).
+
+Per-scale network (identical structure at every scale), with the default ``base_width=32``
+and ``depth=4`` (sizes relative to the scale's input ``H x W``)::
+
+    E0: Conv3x3(3 -> 32)            ReLU, ResBlock x2       H    x W      (32 ch)
+    E1: Conv3x3(32 -> 64,  s=2)     ReLU, ResBlock x2       H/2  x W/2    (64 ch)
+    E2: Conv3x3(64 -> 128, s=2)     ReLU, ResBlock x2       H/4  x W/4    (128 ch)
+    E3: Conv3x3(128 -> 256, s=2)    ReLU, ResBlock x2       H/8  x W/8    (256 ch)
+    D3: ResBlock x2 (256),            ConvT4x4 s2 -> 128, ReLU   H/4
+    D2: [D3, E2] (256) ResBlock x2,   ConvT4x4 s2 -> 64,  ReLU   H/2
+    D1: [D2, E1] (128) ResBlock x2,   ConvT4x4 s2 -> 32,  ReLU   H
+    D0: [D1, E0] (64)  ResBlock x2,   Conv3x3 -> 3                H     (the restored image)
+
+ResBlock = Conv3x3 -> ReLU -> Conv3x3, plus identity (no activation after the sum).
+
+Choices where the paper is silent or ambiguous (each is an argument where it matters):
+
+- *Downsampling in the encoder*: "each block doubles channels and halves size" -- the block's
+  first 3x3 convolution has stride 2.
+- *Activations*: the paper only says the residual block has ReLU. A ReLU follows the encoder
+  block's convolution and the decoder's transposed convolution (as in Tao et al.'s SRN, on
+  which this design is modelled); the final RGB convolution is linear.
+- *Skip "splices"*: concatenation of the encoder map with the decoder input at the same level;
+  the decoder's residual blocks then run on the concatenated width, and the transposed
+  convolution halves the width of the *previous* decoder output (256 -> 128 -> 64 -> 32).
+- *Last decoder block*: it already works at full size, so its 4x4 stride-2 transposed
+  convolution is replaced by a 3x3 convolution to 3 channels ("converts the input feature map
+  into a 3-channel restored image"). No global input-output skip (``global_residual=False``;
+  an option).
+- *Input pyramid*: "downsampling with stride ds = 2" -- 2x2 average pooling (area
+  downsampling, exact on the padded input). The coarse output is upsampled by bilinear
+  interpolation (``align_corners=False``).
+- *The "average weighted sum" (Fig. 1)*: ``fusion="weighted"`` (default) feeds the finer scale
+  ``a * x_fine + (1 - a) * up(coarse_output)`` with one learnable scalar ``a`` per finer scale,
+  initialised to 0.5 and not constrained. ``fusion="concat"`` is Nah et al.'s alternative: the
+  finer scale sees ``[x_fine, up(coarse_output)]`` (6 channels) and the coarsest scale sees
+  ``[x, x]`` so that every scale has the same structure (needed for weight sharing).
+- *"Residual connections" between the scales' intermediate feature maps*: each decoder
+  block's output at the finer scale (after its transposed convolution) gets the matching
+  coarse-scale decoder output, bilinearly upsampled x2, added to it (same width; parameter
+  free). ``cross_scale_residual=False`` turns it off.
+- *Weight sharing*: Fig. 1 shows "two encoder-decoders completely the same in structure",
+  which states identical structure, not shared weights, and Nah et al. (the model S1 follows)
+  do not share; default ``share_weights=False``. With sharing, one network serves every scale
+  (the fusion weights stay per scale).
+- *Outputs*: :meth:`MultiScaleEncoderDecoder.restore` returns every scale's output, coarse ->
+  fine; the authors train on the finest only (their multi-scale loss was rejected), which is
+  what ``forward`` returns.
+
+Value range: the network works on ``x - 0.5`` (``ValueRange.centered``, the paper's
+``x / 255 - 0.5``); inputs and outputs of ``forward`` are ``[0, 1]``.
+
+Example:
+    >>> net = MultiScaleEncoderDecoder(num_scales=2, base_width=8)
+    >>> net(torch.rand(1, 3, 37, 53)).shape
+    torch.Size([1, 3, 37, 53])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deblurkit.models.base import Restorer, ValueRange
+from deblurkit.models.registry import register_model
+
+PAPER = "S1 (Han et al., paper 000), Sec. 3.1 Figs. 1-3, Sec. 3.3, Sec. 4.1"
+#: Kernel size of the encoder / residual / output convolutions (Sec. 3.1).
+CONV_KERNEL = 3
+#: Kernel size and stride of the decoder's transposed convolution (Sec. 3.1: 4x4).
+DECONV_KERNEL = 4
+UPSAMPLE_FACTOR = 2
+FUSIONS = ("weighted", "concat")
+#: Initial value of the learnable weight ``a`` of the "average weighted sum".
+FUSION_INIT = 0.5
+
+
+def upsample2x(x: Tensor) -> Tensor:
+    """Bilinear x2 upsampling (``align_corners=False``), used between scales.
+
+    Shape: ``(B, C, H, W) -> (B, C, 2H, 2W)``.
+    """
+    return F.interpolate(x, scale_factor=UPSAMPLE_FACTOR, mode="bilinear", align_corners=False)
+
+
+def area_pyramid(x: Tensor, levels: int) -> list[Tensor]:
+    """Input pyramid by 2x2 average pooling, ordered coarse -> fine.
+
+    Args:
+        x: ``(B, C, H, W)`` with H and W divisible by ``2 ** (levels - 1)``.
+        levels: number of levels (1 = just ``x``).
+
+    Returns:
+        ``levels`` tensors, the first of size ``H / 2**(levels-1)``, the last ``x`` itself.
+
+    Example:
+        >>> [t.shape[-1] for t in area_pyramid(torch.zeros(1, 3, 8, 8), 3)]
+        [2, 4, 8]
+    """
+    pyramid = [x]
+    for _ in range(levels - 1):
+        pyramid.append(F.avg_pool2d(pyramid[-1], UPSAMPLE_FACTOR))
+    return pyramid[::-1]
+
+
+def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, CONV_KERNEL, stride=stride,
+                     padding=CONV_KERNEL // 2)
+
+
+class ResBlock(nn.Module):
+    """Conv3x3 -> ReLU -> Conv3x3 plus identity (Fig. 3 left); no activation after the sum.
+
+    Args:
+        channels: input = output width.
+
+    Shape: ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = _conv(channels, channels)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = _conv(channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class EncoderBlock(nn.Module):
+    """Conv3x3 (stride 1 or 2) -> ReLU -> ``num_resblocks`` ResBlocks (Fig. 3 middle).
+
+    Shape: ``(B, C_in, H, W) -> (B, C_out, H / stride, W / stride)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int,
+                 num_resblocks: int) -> None:
+        super().__init__()
+        self.conv = _conv(in_channels, out_channels, stride=stride)
+        self.act = nn.ReLU(inplace=True)
+        self.resblocks = nn.Sequential(*[ResBlock(out_channels) for _ in range(num_resblocks)])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.resblocks(self.act(self.conv(x)))
+
+
+class DecoderBlock(nn.Module):
+    """``num_resblocks`` ResBlocks, then ConvT4x4 stride 2 + ReLU (Fig. 3 right), or, for
+    the last block (``upsample=False``), a linear Conv3x3 to the output channels.
+
+    Shape: ``(B, C_in, H, W) -> (B, C_out, 2H, 2W)`` (or ``(B, C_out, H, W)``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_resblocks: int,
+                 upsample: bool) -> None:
+        super().__init__()
+        self.resblocks = nn.Sequential(*[ResBlock(in_channels) for _ in range(num_resblocks)])
+        self.upsample = upsample
+        if upsample:
+            self.out = nn.ConvTranspose2d(in_channels, out_channels, DECONV_KERNEL,
+                                          stride=UPSAMPLE_FACTOR,
+                                          padding=(DECONV_KERNEL - UPSAMPLE_FACTOR) // 2)
+            self.act: nn.Module = nn.ReLU(inplace=True)
+        else:
+            self.out = _conv(in_channels, out_channels)
+            self.act = nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.out(self.resblocks(x)))
+
+
+class EncoderDecoder(nn.Module):
+    """One scale's U-shaped network (Fig. 2).
+
+    Args:
+        in_channels: 3 (weighted fusion) or 6 (concat fusion).
+        out_channels: 3.
+        base_width: width of the first encoder block; doubles per level.
+        depth: number of encoder (= decoder) blocks; the input size must be a multiple of
+            ``2 ** (depth - 1)``.
+        num_resblocks: ResBlocks per encoder / decoder block.
+
+    Shape:
+        ``forward(x, coarse)``: ``x`` is ``(B, in_channels, H, W)``; ``coarse`` is ``None``
+        or the previous (half-size) scale's decoder features. Returns the output
+        ``(B, out_channels, H, W)`` and this scale's decoder features (widths
+        ``base_width * 2**(depth-2) ... base_width``, sizes ``H / 2**(depth-2) ... H``).
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, base_width: int = 32,
+                 depth: int = 4, num_resblocks: int = 2) -> None:
+        super().__init__()
+        widths = [base_width * 2 ** level for level in range(depth)]
+        self.encoder = nn.ModuleList(
+            EncoderBlock(in_channels if level == 0 else widths[level - 1], widths[level],
+                         stride=1 if level == 0 else UPSAMPLE_FACTOR,
+                         num_resblocks=num_resblocks)
+            for level in range(depth))
+        # decoder[j] works at level depth-1-j; it sees its input concatenated with the encoder
+        # skip except at the deepest level.
+        self.decoder = nn.ModuleList()
+        for level in reversed(range(depth)):
+            width_in = widths[level] if level == depth - 1 else 2 * widths[level]
+            if level > 0:
+                self.decoder.append(DecoderBlock(width_in, widths[level - 1], num_resblocks,
+                                                 upsample=True))
+            else:
+                self.decoder.append(DecoderBlock(width_in, out_channels, num_resblocks,
+                                                 upsample=False))
+
+    def forward(self, x: Tensor, coarse: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+        features: list[Tensor] = []
+        depth = len(self.encoder)
+        for j, block in enumerate(self.decoder):
+            level = depth - 1 - j
+            if level < depth - 1:
+                x = torch.cat([x, skips[level]], dim=1)
+            x = block(x)
+            if block.upsample:
+                if coarse is not None:
+                    x = x + upsample2x(coarse[len(features)])
+                features.append(x)
+        return x, features
+
+
+# Named variants (the registry stores the class; each name binds its own defaults).
+@register_model("s1_msed_shared", kind="generator", paper=PAPER, num_scales=2,
+                share_weights=True)
+@register_model("s1_msed_3scale", kind="generator", paper=PAPER, num_scales=3)
+@register_model("s1_msed_1scale", kind="generator", paper=PAPER, num_scales=1)
+@register_model("s1_msed", kind="generator", paper=PAPER, num_scales=2)
+class MultiScaleEncoderDecoder(Restorer):
+    """S1's multi-scale encoder-decoder (see the module docstring for every choice made).
+
+    Args:
+        num_scales: 1 to 3 scales (paper's best: 2).
+        base_width: width of the first encoder block (paper: 32).
+        num_resblocks: ResBlocks per encoder / decoder block (paper: 2).
+        depth: encoder / decoder blocks per scale (paper: 4).
+        share_weights: one network for every scale (default False; the paper says the scales
+            have the same structure, not the same weights).
+        fusion: ``"weighted"`` (the paper's "average weighted sum", default) or ``"concat"``
+            (Nah et al.).
+        cross_scale_residual: add the upsampled coarse decoder features to the finer scale's
+            (the paper's "residual connections" between scales; default True).
+        global_residual: add the scale's input image to its output (not in the paper;
+            default False).
+
+    Shape:
+        - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``pad_multiple =
+          2**(depth-1) * 2**(num_scales-1)`` by reflection, cropped back).
+        - Output: ``(B, 3, H, W)``; ``forward_scales`` gives every scale, coarse -> fine.
+
+    Value range: the network sees ``x - 0.5`` and outputs in that range.
+
+    Example:
+        >>> net = MultiScaleEncoderDecoder(num_scales=3, base_width=8)
+        >>> [o.shape[-1] for o in net.forward_scales(torch.rand(1, 3, 32, 32))]
+        [8, 16, 32]
+    """
+
+    def __init__(self, num_scales: int = 2, base_width: int = 32, num_resblocks: int = 2,
+                 depth: int = 4, share_weights: bool = False, fusion: str = "weighted",
+                 cross_scale_residual: bool = True, global_residual: bool = False) -> None:
+        super().__init__()
+        if not 1 <= num_scales:
+            raise ValueError(f"num_scales must be >= 1 (the paper uses 1 to 3), got {num_scales}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.num_scales = num_scales
+        self.share_weights = share_weights
+        self.fusion = fusion
+        self.cross_scale_residual = cross_scale_residual
+        self.global_residual = global_residual
+        self.value_range = ValueRange.centered()
+        self.pad_multiple = UPSAMPLE_FACTOR ** (depth - 1) * UPSAMPLE_FACTOR ** (num_scales - 1)
+        in_channels = 3 if fusion == "weighted" else 6
+        count = 1 if share_weights else num_scales
+        self.scales = nn.ModuleList(
+            EncoderDecoder(in_channels, 3, base_width, depth, num_resblocks) for _ in range(count))
+        if fusion == "weighted" and num_scales > 1:
+            self.fusion_weights = nn.Parameter(torch.full((num_scales - 1,), FUSION_INIT))
+        else:
+            self.register_parameter("fusion_weights", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform weights and zero biases for every (transposed) convolution (Sec. 4.1)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        if self.fusion_weights is not None:
+            nn.init.constant_(self.fusion_weights, FUSION_INIT)
+
+    def restore(self, x: Tensor) -> list[Tensor]:
+        outputs: list[Tensor] = []
+        features: list[Tensor] | None = None
+        for k, image in enumerate(area_pyramid(x, self.num_scales)):
+            if not outputs:
+                net_in = image if self.fusion == "weighted" else torch.cat([image, image], 1)
+            else:
+                previous = upsample2x(outputs[-1])
+                if self.fusion == "weighted":
+                    weight = self.fusion_weights[k - 1]
+                    net_in = weight * image + (1 - weight) * previous
+                else:
+                    net_in = torch.cat([image, previous], dim=1)
+            network = self.scales[0 if self.share_weights else k]
+            out, features = network(net_in, features if self.cross_scale_residual else None)
+            if self.global_residual:
+                out = out + image
+            outputs.append(out)
+        return outputs

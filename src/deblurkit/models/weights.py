@@ -1,0 +1,321 @@
+"""Weight files: save and load deblurkit models, and read third-party state dicts safely.
+
+safetensors is the project's format. A model saved with :func:`save_model` stores, beside its
+tensors, the registered name and the constructor arguments it was built with, so
+:func:`load_model` rebuilds it from the file alone. Third-party weights (``.pth`` / ``.pt`` /
+``.bin`` / ``.ckpt``) are only ever opened with ``torch.load(..., weights_only=True)``, which
+refuses pickled code.
+
+Loading never silently ignores a key: :func:`load_state_dict_checked` compares the keys and
+shapes of a state dict with a model and raises a :class:`~deblurkit.errors.UserError` naming every
+missing, unexpected and shape-mismatched key. Keys the caller explicitly chooses to skip
+(``ignore``, e.g. a classifier head) are reported in a log line.
+
+File layout (``format_version`` 1): a safetensors file whose string metadata holds
+
+- ``deblurkit_name``: the registered model name (``create_model(name)``),
+- ``deblurkit_kwargs``: the constructor keyword arguments as JSON,
+- ``format_version``: ``"1"``,
+- any user metadata (string values; other JSON values are stored JSON-encoded).
+
+Example:
+    >>> from deblurkit.models import create_model                      # doctest: +SKIP
+    >>> net = create_model("s1_msed", base_width=16)                    # doctest: +SKIP
+    >>> save_model(net, "msed.safetensors", metadata={"epoch": 3})     # doctest: +SKIP
+    >>> again = load_model("msed.safetensors")                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from deblurkit.errors import UserError
+from deblurkit.utils.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+#: Version of the metadata layout written by :func:`save_model`.
+FORMAT_VERSION = 1
+#: Metadata keys written by :func:`save_model` (user metadata may not use them).
+RESERVED_METADATA_KEYS = ("deblurkit_name", "deblurkit_kwargs", "format_version")
+#: Suffixes read with safetensors.
+SAFETENSORS_SUFFIXES = (".safetensors",)
+#: Suffixes read with ``torch.load(..., weights_only=True)``.
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+#: Keys of checkpoint dictionaries that wrap the state dict, tried in this order
+#: (``params_ema`` before ``params``: BasicSR checkpoints keep the EMA weights there).
+WRAPPER_KEYS = ("state_dict", "model", "params_ema", "params")
+#: Key prefixes added by wrappers (``nn.DataParallel`` / DDP, ``torch.compile``), stripped when
+#: every key carries them.
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+#: How many keys an error message lists per category before "... and N more".
+MAX_KEYS_LISTED = 8
+
+
+def _list_keys(keys: list[str], limit: int = MAX_KEYS_LISTED) -> str:
+    shown = ", ".join(keys[:limit])
+    if len(keys) > limit:
+        shown += f", ... and {len(keys) - limit} more"
+    return shown
+
+
+def _tensors_for_saving(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """CPU, contiguous tensors; entries sharing storage (tied weights) are cloned apart,
+    because safetensors refuses aliased tensors. Loading fills each alias from its own copy."""
+    out: dict[str, Tensor] = {}
+    storages: set[int] = set()
+    for key, value in state_dict.items():
+        tensor = value.detach().to("cpu").contiguous()
+        pointer = tensor.untyped_storage().data_ptr()
+        if tensor.numel() > 0 and pointer in storages:
+            tensor = tensor.clone()
+        storages.add(tensor.untyped_storage().data_ptr())
+        out[key] = tensor
+    return out
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, *,
+               metadata: Mapping[str, Any] | None = None, overwrite: bool = True) -> Path:
+    """Save ``model`` (built by :func:`~deblurkit.models.create_model`) as safetensors.
+
+    Args:
+        model: a module carrying ``deblurkit_name`` / ``deblurkit_kwargs`` (set by
+            ``create_model``).
+        path: destination file (``.safetensors`` recommended); written atomically.
+        metadata: extra key/value pairs stored in the header; string values are stored as
+            they are, anything else JSON-encoded. Keys in :data:`RESERVED_METADATA_KEYS` are
+            refused.
+        overwrite: if False and ``path`` exists, raise
+            :class:`~deblurkit.errors.OutputExistsError`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        UserError: the model was not created with ``create_model``, its constructor arguments
+            are not JSON-serializable, or ``metadata`` uses a reserved key.
+
+    Example:
+        >>> save_model(create_model("s1_msed"), "net.safetensors")   # doctest: +SKIP
+    """
+    from safetensors.torch import save_file
+
+    name = getattr(model, "deblurkit_name", None)
+    if not name:
+        raise UserError(f"{os.fspath(path)}: cannot save a {type(model).__name__} that was not "
+                        "built with deblurkit.models.create_model (it has no deblurkit_name)")
+    kwargs = getattr(model, "deblurkit_kwargs", {}) or {}
+    try:
+        kwargs_json = json.dumps(kwargs, sort_keys=True)
+    except TypeError as exc:
+        raise UserError(f"{os.fspath(path)}: constructor arguments of {name!r} are not "
+                        f"JSON-serializable ({exc})") from None
+    header = {"deblurkit_name": str(name), "deblurkit_kwargs": kwargs_json,
+              "format_version": str(FORMAT_VERSION)}
+    for key, value in (metadata or {}).items():
+        if key in RESERVED_METADATA_KEYS:
+            raise UserError(f"{os.fspath(path)}: metadata key {key!r} is reserved by deblurkit")
+        header[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    tensors = _tensors_for_saving(model.state_dict())
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return Path(path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata of a safetensors file (empty dict if it has none).
+
+    Raises:
+        UserError: the file is missing or is not a readable safetensors file.
+    """
+    from safetensors import safe_open
+
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{file}: weight file not found")
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as exc:  # safetensors raises its own error types
+        raise UserError(f"{file}: not a readable safetensors file ({exc})") from None
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild and load a model saved by :func:`save_model`.
+
+    The model is rebuilt with ``create_model(deblurkit_name, **deblurkit_kwargs)`` and its
+    weights are loaded strictly (:func:`load_state_dict_checked`). The file's metadata is
+    attached as ``model.deblurkit_metadata``. The model is returned in eval mode.
+
+    Args:
+        path: a ``.safetensors`` file written by :func:`save_model`.
+        map_location: device to move the model to.
+
+    Returns:
+        The model, in eval mode.
+
+    Raises:
+        UserError: missing file, a file without deblurkit metadata (use
+            :func:`read_state_dict` for third-party weights), a newer format version, or
+            mismatching keys.
+
+    Example:
+        >>> net = load_model("net.safetensors")   # doctest: +SKIP
+    """
+    from deblurkit.models.registry import create_model
+
+    file = Path(path)
+    metadata = read_metadata(file)
+    name = metadata.get("deblurkit_name")
+    if not name:
+        raise UserError(f"{file}: not a deblurkit model file (no deblurkit_name in its metadata); "
+                        "load third-party weights with read_state_dict + load_state_dict_checked")
+    version = int(metadata.get("format_version", "1"))
+    if version > FORMAT_VERSION:
+        raise UserError(f"{file}: written by a newer deblurkit (format {version}, this one "
+                        f"reads up to {FORMAT_VERSION})")
+    try:
+        kwargs = json.loads(metadata.get("deblurkit_kwargs", "{}"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{file}: corrupt deblurkit_kwargs metadata ({exc})") from None
+    model = create_model(name, **kwargs)
+    load_state_dict_checked(model, read_state_dict(file), strict=True, source=str(file))
+    model.deblurkit_metadata = metadata
+    return model.to(map_location).eval()
+
+
+def _unwrap(obj: Any, file: Path) -> dict[str, Tensor]:
+    while isinstance(obj, Mapping) and not all(isinstance(v, Tensor) for v in obj.values()):
+        for key in WRAPPER_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+        else:
+            bad = [str(k) for k, v in obj.items() if not isinstance(v, Tensor)]
+            raise UserError(f"{file}: not a state dict (entries that are not tensors: "
+                            f"{_list_keys(bad)}; wrappers understood: {list(WRAPPER_KEYS)})")
+    if not isinstance(obj, Mapping):
+        raise UserError(f"{file}: holds a {type(obj).__name__}, not a state dict")
+    state = {str(k): v for k, v in obj.items()}
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def read_state_dict(path: str | os.PathLike, *, hint: str | None = None) -> dict[str, Tensor]:
+    """Read a state dict from ``.safetensors`` or ``.pth`` / ``.pt`` / ``.bin`` / ``.ckpt``.
+
+    Torch pickles are opened only with ``torch.load(path, map_location="cpu",
+    weights_only=True)``. Checkpoint wrappers are unwrapped (``{"state_dict": ...}``,
+    ``{"model": ...}``, BasicSR's ``params_ema`` / ``params``) and a ``module.`` (DataParallel)
+    or ``_orig_mod.`` (torch.compile) prefix carried by every key is stripped.
+
+    Args:
+        path: the weight file.
+        hint: appended to the "not found" message, e.g. where to put the file and where to get
+            it.
+
+    Returns:
+        ``{key: tensor}`` on the CPU.
+
+    Raises:
+        UserError: the file is missing (with ``hint``), has an unknown suffix, cannot be loaded
+            safely, or does not hold a state dict.
+
+    Example:
+        >>> sd = read_state_dict("vgg19.pth", hint="download it from ...")   # doctest: +SKIP
+    """
+    file = Path(path)
+    if not file.is_file():
+        message = f"{file}: weight file not found"
+        raise UserError(f"{message}; {hint}" if hint else message)
+    suffix = file.suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES:
+        from safetensors.torch import load_file
+        try:
+            obj: Any = load_file(str(file), device="cpu")
+        except Exception as exc:  # safetensors raises its own error types
+            raise UserError(f"{file}: not a readable safetensors file ({exc})") from None
+    elif suffix in TORCH_SUFFIXES:
+        try:
+            obj = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, ...
+            text = str(exc).strip()
+            first_line = text.splitlines()[0] if text else type(exc).__name__
+            raise UserError(f"{file}: cannot be read with torch.load(weights_only=True) "
+                            f"({first_line})") from None
+    else:
+        raise UserError(f"{file}: unknown weight file type {suffix!r} (expected one of "
+                        f"{list(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)})")
+    return _unwrap(obj, file)
+
+
+def _matches(key: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(key, p) or key.startswith(p.rstrip(".") + ".")
+               for p in patterns)
+
+
+def load_state_dict_checked(model: nn.Module, state_dict: Mapping[str, Tensor], *,
+                            strict: bool = True, ignore: Iterable[str] = (),
+                            source: str | None = None) -> None:
+    """Load ``state_dict`` into ``model`` after comparing keys and shapes.
+
+    Args:
+        model: the module to fill (in place).
+        state_dict: ``{key: tensor}``, e.g. from :func:`read_state_dict`.
+        strict: if True (default), any missing or unexpected key is an error. If False they
+            are logged as a warning (never silently skipped) and the rest is loaded.
+        ignore: key patterns to skip on both sides: ``fnmatch`` globs (``"fc.*"``) or module
+            prefixes (``"classifier"`` skips ``classifier.weight`` ...). Skipped model keys
+            keep their current values; skipped file keys are dropped; both are logged at INFO.
+        source: name of the file the state dict came from, for messages.
+
+    Raises:
+        UserError: a shape mismatch (always), or missing / unexpected keys when ``strict``;
+            the message lists the keys of each category.
+
+    Example:
+        >>> state = read_state_dict(path)                                  # doctest: +SKIP
+        >>> load_state_dict_checked(vgg, state, ignore=("classifier",))   # doctest: +SKIP
+    """
+    patterns = tuple(ignore)
+    where = source or type(model).__name__
+    expected = model.state_dict()
+    ignored = sorted(k for k in set(expected) | set(state_dict) if _matches(k, patterns))
+    expected_keys = [k for k in expected if k not in ignored]
+    given_keys = [k for k in state_dict if k not in ignored]
+    missing = [k for k in expected_keys if k not in state_dict]
+    unexpected = [k for k in given_keys if k not in expected]
+    mismatched = [f"{k} (file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)})"
+                  for k in given_keys if k in expected
+                  and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
+    if ignored:
+        logger.info("%s: ignoring %d key(s) as asked: %s", where, len(ignored), _list_keys(ignored))
+    problems = []
+    if mismatched:
+        problems.append(f"{len(mismatched)} shape mismatch(es): {_list_keys(mismatched)}")
+    if missing and strict:
+        problems.append(f"{len(missing)} missing key(s): {_list_keys(missing)}")
+    if unexpected and strict:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_list_keys(unexpected)}")
+    if problems:
+        raise UserError(f"{where}: weights do not fit {type(model).__name__}: "
+                        + "; ".join(problems))
+    if missing:
+        logger.warning("%s: %d key(s) missing, left as initialised: %s", where, len(missing),
+                       _list_keys(missing))
+    if unexpected:
+        logger.warning("%s: %d unexpected key(s) not loaded: %s", where, len(unexpected),
+                       _list_keys(unexpected))
+    to_load = {k: state_dict[k] for k in given_keys if k in expected}
+    model.load_state_dict(to_load, strict=False)
