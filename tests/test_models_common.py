@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from deblurkit.models import Restorer, create_model, get_entry, list_models
+from deblurkit.models import RestorationNet, create_model, get_entry, list_models
 from deblurkit.models.weights import load_model, save_model
 
 #: Small-width overrides per model name glob, used for the backward / round-trip tests.
@@ -99,7 +99,7 @@ def test_every_family_registers_models():
 @pytest.mark.parametrize("name", GENERATORS)
 def test_generator_default_variant_keeps_odd_size(name):
     net = build(name, small=False).eval()
-    assert isinstance(net, Restorer)
+    assert isinstance(net, RestorationNet)
     assert isinstance(net.pad_multiple, int) and net.pad_multiple >= 1
     x = make_input((1, 3, 37, 53))
     with torch.no_grad():

@@ -1,10 +1,10 @@
 """Shared pieces of every image-to-image generator: value range and padding.
 
 Every generator in deblurkit takes and returns RGB tensors in ``[0, 1]`` (``B x 3 x H x W``),
-whatever range its paper trained in. :class:`Restorer` converts to the paper's range
+whatever range its paper trained in. :class:`RestorationNet` converts to the paper's range
 (:class:`ValueRange`), pads the input to the multiple the architecture needs, runs the
 network, then converts back and crops to the input size. Subclasses implement
-:meth:`Restorer.restore`, which works in the network's own range on padded tensors and returns
+:meth:`RestorationNet.restore`, which works in the network's own range on padded tensors and returns
 one tensor or a list of tensors ordered coarse -> fine (multi-scale models).
 """
 
@@ -91,7 +91,7 @@ def crop_to(x: Tensor, size: tuple[int, int]) -> Tensor:
     return x[..., : size[0], : size[1]]
 
 
-class Restorer(nn.Module):
+class RestorationNet(nn.Module):
     """Base class of the generators: ``[0, 1]`` in and out, any input size.
 
     Subclasses set ``self.value_range`` and ``self.pad_multiple`` in ``__init__`` and implement
@@ -127,3 +127,7 @@ class Restorer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_scales(x)[-1]
+
+
+# Transitional alias while the S5 family is written; removed once every family uses the new name.
+Restorer = RestorationNet

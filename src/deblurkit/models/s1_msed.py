@@ -67,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deblurkit.models.base import Restorer, ValueRange
+from deblurkit.models.base import RestorationNet, ValueRange
 from deblurkit.models.registry import register_model
 
 PAPER = "S1 (Han et al., paper 000), Sec. 3.1 Figs. 1-3, Sec. 3.3, Sec. 4.1"
@@ -239,7 +239,7 @@ class EncoderDecoder(nn.Module):
 @register_model("s1_msed_3scale", kind="generator", paper=PAPER, num_scales=3)
 @register_model("s1_msed_1scale", kind="generator", paper=PAPER, num_scales=1)
 @register_model("s1_msed", kind="generator", paper=PAPER, num_scales=2)
-class MultiScaleEncoderDecoder(Restorer):
+class MultiScaleEncoderDecoder(RestorationNet):
     """S1's multi-scale encoder-decoder (see the module docstring for every choice made).
 
     Args:

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deblurkit.models.base import Restorer, ValueRange
+from deblurkit.models.base import RestorationNet, ValueRange
 from deblurkit.models.registry import register_model
 
 PAPER = "S2 (Xu et al., paper 001), Sec. III, Fig. 1, Fig. 3, eqs. 2-7"
@@ -106,7 +106,7 @@ def gaussian_pyramid(x: Tensor, levels: int, kernel_size: int = PYRAMID_KERNEL_S
                      sigma: float = PYRAMID_SIGMA) -> list[Tensor]:
     """Gaussian pyramid (fixed blur, then every second pixel), ordered coarse -> fine.
 
-    The order matches :meth:`~deblurkit.models.base.Restorer.forward_scales`, so
+    The order matches :meth:`~deblurkit.models.base.RestorationNet.forward_scales`, so
     ``zip(net.forward_scales(blurred), gaussian_pyramid(sharp, levels))`` pairs each scale's
     output with its target. A level of size ``n`` has ``ceil(n / 2)`` pixels at the next level,
     the same sizes ``forward_scales`` crops to.
@@ -197,7 +197,7 @@ class ScaleNetwork(nn.Module):
 
 @register_model("s2_msrn_small", kind="generator", paper=PAPER, width=32)
 @register_model("s2_msrn", kind="generator", paper=PAPER)
-class MultiScaleResidualNetwork(Restorer):
+class MultiScaleResidualNetwork(RestorationNet):
     """S2's generator (see the module docstring for the structure and every choice made).
 
     Args:

@@ -40,7 +40,7 @@ made here (all constructor arguments):
   back, concatenation with the input (``2 C`` channels out).
 * **Output** -- DeblurGAN's: a 7x7 conv to 3 channels, ``tanh``, and the global input skip
   ``output = input + tanh(residual)`` in the ``[-1, 1]`` range. DeblurGAN clamps the sum to
-  ``[-1, 1]``; we do not by default (the :class:`~deblurkit.models.base.Restorer` convention:
+  ``[-1, 1]``; we do not by default (the :class:`~deblurkit.models.base.RestorationNet` convention:
   losses see the raw prediction), ``clamp_output=True`` restores DeblurGAN's clamp.
 * **Weight normalization** -- ``torch.nn.utils.parametrizations.weight_norm`` on *every*
   convolution (also the first, pyramid and last ones, which the paper does not draw); it
@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from deblurkit.models.base import Restorer, ValueRange
+from deblurkit.models.base import RestorationNet, ValueRange
 from deblurkit.models.layers import PTELU
 from deblurkit.models.registry import register_model
 
@@ -232,7 +232,7 @@ class PyramidPooling(nn.Module):
                 pyramid_pooling=True)
 @register_model("s3_dn", kind="generator", paper=PAPER + " (DN: without pyramid pooling)",
                 pyramid_pooling=False)
-class MultiScaleDenseNet(Restorer):
+class MultiScaleDenseNet(RestorationNet):
     """MSDN generator (S3); with ``pyramid_pooling=False`` the DN variant.
 
     Layout (``L = len(block_layers)`` levels, default 4)::

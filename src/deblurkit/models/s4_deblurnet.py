@@ -77,7 +77,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from deblurkit.models.base import Restorer, ValueRange
+from deblurkit.models.base import RestorationNet, ValueRange
 from deblurkit.models.layers import (
     NORM_KINDS,
     ResnetBlock,
@@ -137,7 +137,7 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, *, stride:
 @register_model("s4_deblurnet_half", kind="generator",
                 paper=PAPER_G + " (one strided / one transposed block; nearest to 527.64 GFLOPs)",
                 num_strided=1)
-class FrameDeblurNet(Restorer):
+class FrameDeblurNet(RestorationNet):
     """S4 frame deblurring generator (see the module docstring for every reading).
 
     Args:
