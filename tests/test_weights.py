@@ -205,3 +205,18 @@ def test_checked_load_ignores_only_what_is_asked_and_says_so(caplog):
     assert torch.equal(target[0].weight, state["0.weight"])
     with pytest.raises(UserError, match="unexpected key"):
         load_state_dict_checked(tiny(), state, ignore=("2",))
+
+
+def test_saved_kwargs_drop_pretrained_init_files(tmp_path):
+    """A file that only initialised the weights (pretrained backbone) is not needed to reload."""
+    backbone = tmp_path / "irv2.safetensors"
+    features = create_model("inception_resnet_v2_features")
+    save_file({k: v.contiguous() for k, v in features.state_dict().items()}, str(backbone))
+    net = create_model("s5_fpn_inception", pretrained_backbone=str(backbone)).eval()
+    path = save_model(net, tmp_path / "fpn.safetensors")
+    backbone.unlink()  # gone: the saved model must still load
+    assert json.loads(read_metadata(path)["deblurkit_kwargs"])["pretrained_backbone"] is None
+    again = load_model(path)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(net(x), again(x))

@@ -128,6 +128,3 @@ class RestorationNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_scales(x)[-1]
 
-
-# Transitional alias while the S5 family is written; removed once every family uses the new name.
-Restorer = RestorationNet

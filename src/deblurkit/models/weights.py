@@ -113,7 +113,10 @@ def save_model(model: nn.Module, path: str | os.PathLike, *,
     if not name:
         raise UserError(f"{os.fspath(path)}: cannot save a {type(model).__name__} that was not "
                         "built with deblurkit.models.create_model (it has no deblurkit_name)")
-    kwargs = getattr(model, "deblurkit_kwargs", {}) or {}
+    kwargs = dict(getattr(model, "deblurkit_kwargs", {}) or {})
+    # Arguments that load initial weights from elsewhere (``pretrained_backbone=...``) are not
+    # needed to rebuild a saved model: the saved tensors supersede them.
+    kwargs.update({k: None for k in kwargs if k.startswith("pretrained")})
     try:
         kwargs_json = json.dumps(kwargs, sort_keys=True)
     except TypeError as exc:
@@ -319,3 +322,70 @@ def load_state_dict_checked(model: nn.Module, state_dict: Mapping[str, Tensor], 
                        _list_keys(unexpected))
     to_load = {k: state_dict[k] for k in given_keys if k in expected}
     model.load_state_dict(to_load, strict=False)
+
+
+#: Environment variable naming deblurkit's data folder (pretrained weights go in ``weights/``).
+HOME_ENV = "DEBLURKIT_HOME"
+#: ``DEBLURKIT_HOME`` when the variable is not set.
+DEFAULT_HOME = "~/.cache/deblurkit"
+#: Batch-norm buffer absent from files saved by PyTorch < 0.4 (tolerated when missing).
+BN_COUNTER = "num_batches_tracked"
+
+
+# --------------------------------------------------------------------------------------------
+# Published (ImageNet) weight files: VGG, InceptionResNetV2
+# --------------------------------------------------------------------------------------------
+def default_weights_dir() -> Path:
+    """The folder pretrained weights are looked up in: ``$DEBLURKIT_HOME/weights``.
+
+    ``DEBLURKIT_HOME`` defaults to ``~/.cache/deblurkit``.
+
+    Example:
+        >>> default_weights_dir().name
+        'weights'
+    """
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / "weights"
+
+
+def pretrained_weights_path(file_name: str) -> Path:
+    """Default location of a published weight file: ``default_weights_dir() / file_name``."""
+    return default_weights_dir() / file_name
+
+
+def load_published_weights(model: nn.Module, path: str | os.PathLike | None, *, network: str,
+                           file_name: str, skip: Iterable[str] = ()) -> list[str]:
+    """Load a published state dict into ``model``, skipping (and reporting) chosen keys.
+
+    Args:
+        model: the module to fill; its ``state_dict`` keys are the published names.
+        path: the weight file (``.pth`` read with ``weights_only=True``, or ``.safetensors``);
+            ``None`` looks for ``file_name`` in :func:`default_weights_dir`.
+        network: human-readable network name for messages, e.g. ``"VGG19"``.
+        file_name: the published file name (used for the default path and in the message).
+        skip: file keys that the model deliberately lacks (a classifier head, deeper layers).
+            Only those present in the file are skipped; they are logged and returned. Batch-norm
+            ``num_batches_tracked`` buffers missing from the file (PyTorch < 0.4 files) keep
+            their current value; every other missing key is an error.
+
+    Returns:
+        The sorted file keys that were skipped.
+
+    Raises:
+        UserError: the file is missing (the message says where to put it), unreadable, or
+            its keys/shapes do not match (every missing, unexpected and mismatched key named).
+    """
+    file = Path(path).expanduser() if path is not None else pretrained_weights_path(file_name)
+    hint = (f"put the {network} ImageNet weights ({file_name}, published state-dict layout) "
+            f"at {pretrained_weights_path(file_name)} (folder ${HOME_ENV}/weights, "
+            f"${HOME_ENV} defaults to {DEFAULT_HOME}) or pass the file's path")
+    state = read_state_dict(file, hint=hint)
+    skipped = sorted(k for k in set(skip) if k in state)
+    # Files written before PyTorch 0.4 have no batch-norm step counters; keep the model's.
+    counters = [k for k in model.state_dict()
+                if k.endswith(f".{BN_COUNTER}") and k not in state]
+    load_state_dict_checked(model, state, strict=True, ignore=skipped + counters,
+                            source=str(file))
+    if skipped:
+        logger.info("%s: %d key(s) of the published %s not used by this extractor", file,
+                    len(skipped), network)
+    return skipped
