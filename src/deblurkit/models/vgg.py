@@ -54,7 +54,7 @@ from torch import Tensor, nn
 
 from deblurkit.errors import UserError
 from deblurkit.models.registry import register_model
-from deblurkit.models.weights import load_published_weights, pretrained_weights_path  # noqa: F401
+from deblurkit.models.weights import load_published_weights
 
 logger = logging.getLogger(__name__)
 
