@@ -23,8 +23,12 @@ from deblurkit.errors import UserError
 # name -> module, in the order shown by --help. Listed explicitly: nothing is imported by scanning.
 COMMANDS: dict[str, str] = {
     "demo": "deblurkit.cli.demo",
-    "synth": "deblurkit.cli.synth",
+    "restore": "deblurkit.cli.restore",
+    "video": "deblurkit.cli.video",
     "eval": "deblurkit.cli.eval",
+    "synth": "deblurkit.cli.synth",
+    "train": "deblurkit.cli.train",
+    "export": "deblurkit.cli.export",
     "models": "deblurkit.cli.models",
 }
 

@@ -1,0 +1,299 @@
+"""Deblur the blurred frames of videos; keep every frame, its timestamp, and the audio.
+
+Decodes with PyAV, picks the frames to deblur (--select), deblurs those with --model and
+writes all frames in their original order with their original timestamps (variable frame
+rate stays variable); the audio streams are copied packet for packet. Decoding, inference
+and encoding run concurrently with bounded queues (the whole video is never held).
+
+Selection (--select; scores are "higher = more blurred", deblur when score >= --threshold):
+  all         deblur every frame (default)
+  classifier  S4's frame classifier on every frame: P(blurred) (--classifier, default 0.5)
+  middle15    S4's fast mode: classify the middle frame of each run of 15, label the run
+  laplacian   no weights: 1 - var(Laplacian(luma)) / (0.9-quantile over the 15 frames around)
+
+One INPUT: -o is the output file (suffix .mp4, .mkv, .mov, .webm, .avi picks the container).
+Several INPUTs: -o is a folder; each output keeps its input's file name, and --report, if
+given, is a folder receiving NAME.json per video. Under torchrun the inputs are split across
+the ranks. --report writes per-frame scores and timings and S4's run-time model
+T_run = t_d * N_b + t_c * N_a (see docs/video.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from deblurkit.cli._common import positive_int
+
+HELP = "deblur the blurred frames of videos (S4 frame selection), keeping timing and audio"
+
+
+def _unit_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be in [0, 1]")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number >= 0")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = _non_negative_float(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
+    return number
+
+
+def _odd_positive(value: str) -> int:
+    number = positive_int(value)
+    if number % 2 == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be odd")
+    return number
+
+
+def _tile(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return positive_int(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive integer or 'auto'"
+                                         ) from None
+
+
+def _overlap(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} must be an integer >= 0 or 'auto'"
+                                         ) from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return number
+
+
+def _key_value(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{value!r} is not KEY=VALUE")
+    return key, val
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deblurkit.inference.selection import DEFAULT_LAPLACIAN_WINDOW, SELECT_MODES
+    from deblurkit.inference.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_QUEUE_SIZE
+
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file(s)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                        help="output file (one INPUT) or folder (several INPUTs)")
+    parser.add_argument("--model", default="default", metavar="NAME|FILE",
+                        help="deblurring model: a registered name, .safetensors, .onnx or .pt "
+                             "(default: the bundled default model)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="inference backend for the deblurring model (default torch)")
+    parser.add_argument("--select", choices=SELECT_MODES, default="all",
+                        help="which frames to deblur (default all; see above)")
+    parser.add_argument("--threshold", type=_unit_float, default=None, metavar="T",
+                        help="deblur a frame when its score >= T (default 0.5)")
+    parser.add_argument("--classifier", default="default", metavar="NAME|FILE",
+                        help="frame classifier for classifier/middle15: a registered "
+                             "classifier name (s4_frame_selector) or a weights file "
+                             "(default: the bundled default)")
+    parser.add_argument("--laplacian-window", type=_odd_positive,
+                        default=DEFAULT_LAPLACIAN_WINDOW, metavar="N",
+                        help="laplacian: frames in the centred reference window (odd, "
+                             f"default {DEFAULT_LAPLACIAN_WINDOW})")
+    parser.add_argument("--laplacian-reference", type=_positive_float, default=None,
+                        metavar="V",
+                        help="laplacian: absolute reference sharpness instead of the window "
+                             "(variance of the Laplacian of [0,1] luma)")
+    parser.add_argument("--report", default=None, metavar="JSON",
+                        help="write the per-frame and total report (a folder with several "
+                             "inputs)")
+    parser.add_argument("--codec", default=DEFAULT_CODEC,
+                        help=f"video encoder (default {DEFAULT_CODEC}; ffv1 for lossless)")
+    parser.add_argument("--crf", type=_non_negative_float, default=DEFAULT_CRF,
+                        help=f"constant rate factor for x264/x265/VP9/AV1 (default "
+                             f"{DEFAULT_CRF:g}; ignored by other codecs)")
+    parser.add_argument("--preset", default=None,
+                        help="encoder preset, e.g. x264's ultrafast ... veryslow")
+    parser.add_argument("--pix-fmt", default=None,
+                        help="output pixel format (default yuv420p for x264/x265/VP9/AV1, "
+                             "else the input's)")
+    parser.add_argument("--codec-option", type=_key_value, action="append", default=[],
+                        metavar="KEY=VALUE", help="extra encoder option (repeatable)")
+    parser.add_argument("--no-audio", dest="audio", action="store_false",
+                        help="drop the audio streams instead of copying them")
+    parser.add_argument("--tile", type=_tile, default=None, metavar="SIZE|auto",
+                        help="deblur in overlapping tiles of SIZE pixels (bounded memory)")
+    parser.add_argument("--overlap", type=_overlap, default="auto", metavar="PX|auto",
+                        help="tile overlap in pixels (default auto: the model's receptive "
+                             "field)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when present), cpu, cuda, cuda:N (default auto)")
+    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="inference precision (default fp32)")
+    parser.add_argument("--queue-size", type=positive_int, default=DEFAULT_QUEUE_SIZE,
+                        metavar="N", help=f"capacity of each inter-stage queue (default "
+                                          f"{DEFAULT_QUEUE_SIZE})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs and reports (never the input)")
+
+
+def plan_outputs(inputs: list[Path], output: Path, report: Path | None
+                 ) -> list[tuple[Path, Path, Path | None]]:
+    """Pair every input with its output file and report path.
+
+    One input: ``output`` is the file and ``report`` the JSON file. Several inputs: both are
+    folders; the output keeps the input's file name, the report is ``NAME.json``.
+
+    Raises:
+        UserError: several inputs with an existing non-folder output, two inputs with the same
+            file name, or an output that is its input.
+    """
+    from deblurkit.errors import UserError
+
+    if len(inputs) == 1 and not output.is_dir():
+        pairs = [(inputs[0], output, report)]
+    else:
+        if output.exists() and not output.is_dir():
+            raise UserError(f"{output}: with several inputs, -o must be a folder")
+        if report is not None and report.exists() and not report.is_dir():
+            raise UserError(f"{report}: with several inputs, --report must be a folder")
+        names: dict[str, Path] = {}
+        for src in inputs:
+            if src.name in names:
+                raise UserError(f"{src}: same file name as {names[src.name]}; their outputs in "
+                                f"{output} would collide")
+            names[src.name] = src
+        pairs = [(src, output / src.name, report / f"{src.name}.json" if report else None)
+                 for src in inputs]
+    for src, dst, _ in pairs:
+        if src.resolve() == dst.resolve():
+            raise UserError(f"{dst}: output is the input video; choose another -o")
+    return pairs
+
+
+def _classifier_fn(spec: str, device: str, dtype: str):
+    """``H x W x 3`` float32 frame -> P(blurred), from ``load_classifier``."""
+    import numpy as np
+    import torch
+
+    from deblurkit.inference.resolve import load_classifier
+
+    clf = load_classifier(spec, device=device, dtype=dtype)
+
+    def classify(rgb: np.ndarray) -> float:
+        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
+        with torch.inference_mode():
+            p = clf(x[None])
+        return float(torch.as_tensor(p).reshape(-1)[0])
+
+    return classify
+
+
+def _deblur_fn(args: argparse.Namespace):
+    from deblurkit.inference.resolve import load_backend
+    from deblurkit.inference.video import backend_deblur
+
+    backend = load_backend(args.model, backend=args.backend, device=args.device,
+                           dtype=args.dtype)
+    return backend_deblur(backend, tile=args.tile, overlap=args.overlap)
+
+
+def _shard(items: list[Any]) -> list[Any]:
+    from deblurkit.inference.shard import shard
+
+    return list(shard(items))
+
+
+def _precheck(src: Path, dst: Path, report: Path | None, overwrite: bool) -> None:
+    """Fail fast, before any model is loaded: unreadable input, existing output."""
+    from deblurkit.errors import OutputExistsError
+    from deblurkit.inference.video import open_video
+
+    if not overwrite:
+        for path in (dst, report):
+            if path is not None and path.exists():
+                raise OutputExistsError(path)
+    open_video(src).container.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from deblurkit.errors import UserError
+    from deblurkit.inference.selection import make_selector
+    from deblurkit.inference.video import EncodeOptions, restore_video
+
+    inputs = [Path(p) for p in args.inputs]
+    output = Path(args.output)
+    report = Path(args.report) if args.report else None
+    if len(inputs) > 1:
+        output.mkdir(parents=True, exist_ok=True)
+        if report is not None:
+            report.mkdir(parents=True, exist_ok=True)
+    jobs = _shard(plan_outputs(inputs, output, report))
+    if not jobs:
+        return 0
+    single = len(inputs) == 1
+    failures: list[str] = []
+
+    def fail(exc: UserError) -> None:
+        if single:
+            raise exc
+        failures.append(str(exc))
+        print(f"deblurkit video: error: {exc}", file=sys.stderr)
+
+    todo = []
+    for src, dst, rep in jobs:
+        try:
+            _precheck(src, dst, rep, args.overwrite)
+        except UserError as exc:
+            fail(exc)
+            continue
+        todo.append((src, dst, rep))
+
+    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset,
+                           pix_fmt=args.pix_fmt, options=dict(args.codec_option),
+                           audio=args.audio)
+    classifier = deblur = None
+    if todo:
+        if args.select in ("classifier", "middle15"):
+            classifier = _classifier_fn(args.classifier, args.device, args.dtype)
+        deblur = _deblur_fn(args)
+    for src, dst, rep in todo:
+        selector = make_selector(args.select, classifier=classifier, threshold=args.threshold,
+                                 laplacian_window=args.laplacian_window,
+                                 laplacian_reference=args.laplacian_reference)
+        try:
+            result = restore_video(src, dst, selector=selector, deblur=deblur, encode=encode,
+                                   report_path=rep, overwrite=args.overwrite,
+                                   queue_size=args.queue_size, model=str(args.model),
+                                   threshold=getattr(selector, "threshold", None),
+                                   extra_report={"classifier": str(args.classifier)
+                                                 if classifier is not None else None})
+        except UserError as exc:
+            fail(exc)
+            continue
+        t = result.report["totals"]
+        print(f"{src} -> {dst}: {t['N_b']}/{t['N_a']} frames deblurred, "
+              f"{t['wall_seconds']:.1f} s", file=sys.stderr)
+    if failures:
+        print(f"deblurkit video: {len(failures)} of {len(jobs)} videos failed",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,399 @@
+"""Frame selection for video deblurring: which frames of a clip are blurred (S4's idea).
+
+S4 (DeblurNet, Nahli et al. 2021) observes that real blurred videos are only *partially*
+blurred: it classifies frames as blurred or sharp, deblurs only the blurred ones and keeps the
+sharp ones. This module decides, frame by frame and in a streaming fashion, which frames to
+deblur. Four modes:
+
+``all``
+    every frame is deblurred; nothing is scored (``score`` is ``None``).
+``classifier``
+    S4's first mode: the frame classifier runs on every frame; a frame is blurred when
+    ``P(blurred) >= threshold`` (default :data:`DEFAULT_THRESHOLD` = 0.5).
+``middle15``
+    S4's second mode: frames are grouped in consecutive runs of ``run_length`` (15) frames;
+    only the middle frame of each run (index ``len(run) // 2`` inside the run, i.e. the 8th of
+    15; for a shorter last run, its own middle) is classified and its label and score are given
+    to the whole run. At most ``run_length`` frames are held.
+``laplacian``
+    a baseline that needs no weights: the sharpness of a frame is the variance of the
+    Laplacian of its luma; a frame is blurred when its sharpness falls far below that of the
+    sharp frames around it (see :class:`LaplacianSelector` for the exact rule).
+
+Every selector has the same streaming interface: :meth:`Selector.push` gives it the next frame
+(any payload object; the selector turns it into pixels with its ``to_rgb`` function only when it
+must score it, and never keeps the pixels) and returns the frames decided so far, in order, as
+``(payload, Decision)`` pairs; :meth:`Selector.flush` decides the frames still held at the end
+of the clip. A selector never holds more than :attr:`Selector.max_pending` frames.
+
+Scores always mean "higher = more blurred" and lie in ``[0, 1]``, so one ``--threshold`` rule
+(``score >= threshold`` -> deblur) serves every mode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+P = TypeVar("P")
+
+#: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
+SELECT_MODES: tuple[str, ...] = ("all", "classifier", "middle15", "laplacian")
+#: Default decision threshold on the score (``score >= threshold`` -> blurred).
+DEFAULT_THRESHOLD = 0.5
+#: S4's run length for the ``middle15`` mode.
+DEFAULT_RUN_LENGTH = 15
+#: Frames in the centred window that gives the Laplacian reference sharpness.
+DEFAULT_LAPLACIAN_WINDOW = 15
+#: Quantile of the window's sharpness values taken as the "sharp" reference.
+DEFAULT_LAPLACIAN_QUANTILE = 0.9
+#: ITU-R BT.601 luma weights (R, G, B).
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
+#: Reference sharpness below which a window counts as featureless (scores 0, never selected).
+MIN_REFERENCE_SHARPNESS = 1e-8
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The selection result for one frame.
+
+    Attributes:
+        score: ``P(blurred)`` or the normalised blur score in ``[0, 1]`` (higher = more
+            blurred); ``None`` in ``all`` mode.
+        deblur: whether the frame is to be deblurred.
+        classified: whether this very frame was scored (False for frames that took the label
+            of their run's middle frame, and in ``all`` mode).
+        classify_seconds: time spent scoring this frame (0 when not scored).
+    """
+
+    score: float | None
+    deblur: bool
+    classified: bool
+    classify_seconds: float = 0.0
+
+
+def _identity(x: Any) -> np.ndarray:
+    return x
+
+
+class Selector(Generic[P]):
+    """Base class of the streaming frame selectors.
+
+    Args:
+        to_rgb: turns a pushed payload into an ``H x W x 3`` float32 ``[0, 1]`` array; called
+            only for frames that are scored. Default: the payload is the array.
+
+    Attributes:
+        name: the mode name.
+        max_pending: the most frames held at any time (the memory bound).
+    """
+
+    name = "base"
+    max_pending = 0
+
+    def __init__(self, to_rgb: Callable[[P], np.ndarray] = _identity) -> None:
+        self.to_rgb = to_rgb
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        """Add the next frame; return the frames decided so far (in order)."""
+        raise NotImplementedError
+
+    def flush(self) -> list[tuple[P, Decision]]:
+        """End of clip: decide every frame still held."""
+        return []
+
+
+class AllSelector(Selector[P]):
+    """Deblur every frame (no scoring)."""
+
+    name = "all"
+    max_pending = 0
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        return [(payload, Decision(score=None, deblur=True, classified=False))]
+
+
+def _probability(classifier: Callable[[np.ndarray], float], rgb: np.ndarray) -> float:
+    value = float(classifier(rgb))
+    if not np.isfinite(value):
+        raise ValueError(f"frame classifier returned {value!r}, expected a probability")
+    return min(max(value, 0.0), 1.0)
+
+
+class ClassifierSelector(Selector[P]):
+    """S4's first mode: classify every frame; blurred when ``P(blurred) >= threshold``.
+
+    Args:
+        classifier: ``H x W x 3`` float32 ``[0, 1]`` frame -> ``P(blurred)`` (a float).
+        threshold: decision threshold (default 0.5).
+        to_rgb: see :class:`Selector`.
+
+    Example:
+        >>> sel = ClassifierSelector(lambda rgb: float(rgb.mean()), threshold=0.5)
+        >>> [d.deblur for _, d in sel.push(np.full((4, 4, 3), 0.7, np.float32))]
+        [True]
+    """
+
+    name = "classifier"
+    max_pending = 0
+
+    def __init__(self, classifier: Callable[[np.ndarray], float],
+                 threshold: float = DEFAULT_THRESHOLD,
+                 to_rgb: Callable[[P], np.ndarray] = _identity) -> None:
+        super().__init__(to_rgb)
+        self.classifier = classifier
+        self.threshold = float(threshold)
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        start = time.perf_counter()
+        score = _probability(self.classifier, self.to_rgb(payload))
+        seconds = time.perf_counter() - start
+        return [(payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
+                                   classify_seconds=seconds))]
+
+
+class MiddleOfRunSelector(Selector[P]):
+    """S4's second mode: classify the middle frame of each run of ``run_length`` frames.
+
+    The runs are consecutive and aligned to the first frame of the clip: frames
+    ``[0, 15)``, ``[15, 30)``, ... The middle frame of a run of ``n`` frames is the one at
+    offset ``n // 2`` (offset 7 of 15); the last run of a clip may be shorter. Every frame of a
+    run gets the middle frame's score and label. Only the middle frame is classified, and its
+    classification time is accounted to it alone.
+
+    Args:
+        classifier: as in :class:`ClassifierSelector`.
+        threshold: decision threshold (default 0.5).
+        run_length: frames per run (S4: 15).
+        to_rgb: see :class:`Selector`.
+
+    Example:
+        >>> sel = MiddleOfRunSelector(lambda rgb: float(rgb.mean()), run_length=3)
+        >>> frames = [np.full((2, 2, 3), v, np.float32) for v in (0.0, 0.9, 0.0, 0.1)]
+        >>> out = [d for f in frames for _, d in sel.push(f)] + [d for _, d in sel.flush()]
+        >>> [(d.deblur, d.classified) for d in out]
+        [(True, False), (True, True), (True, False), (False, True)]
+    """
+
+    name = "middle15"
+
+    def __init__(self, classifier: Callable[[np.ndarray], float],
+                 threshold: float = DEFAULT_THRESHOLD, run_length: int = DEFAULT_RUN_LENGTH,
+                 to_rgb: Callable[[P], np.ndarray] = _identity) -> None:
+        super().__init__(to_rgb)
+        if run_length < 1:
+            raise ValueError(f"run_length must be >= 1, got {run_length}")
+        self.classifier = classifier
+        self.threshold = float(threshold)
+        self.run_length = int(run_length)
+        self.max_pending = self.run_length
+        self._run: list[P] = []
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        self._run.append(payload)
+        if len(self._run) < self.run_length:
+            return []
+        return self._decide_run()
+
+    def flush(self) -> list[tuple[P, Decision]]:
+        return self._decide_run() if self._run else []
+
+    def _decide_run(self) -> list[tuple[P, Decision]]:
+        run, self._run = self._run, []
+        middle = len(run) // 2
+        start = time.perf_counter()
+        score = _probability(self.classifier, self.to_rgb(run[middle]))
+        seconds = time.perf_counter() - start
+        blurred = score >= self.threshold
+        return [(p, Decision(score=score, deblur=blurred, classified=i == middle,
+                             classify_seconds=seconds if i == middle else 0.0))
+                for i, p in enumerate(run)]
+
+
+def luma(rgb: np.ndarray, weights: tuple[float, float, float] = LUMA_WEIGHTS) -> np.ndarray:
+    """Luma ``Y = wr R + wg G + wb B`` of an ``H x W x 3`` image (float64, same scale).
+
+    A single-channel ``H x W`` or ``H x W x 1`` input is returned as is (as float64).
+    """
+    arr = np.asarray(rgb, dtype=np.float64)
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3):
+        raise ValueError(f"expected HxW, HxWx1 or HxWx3, got shape {arr.shape}")
+    if arr.shape[2] == 1:
+        return arr[..., 0]
+    return arr @ np.asarray(weights, dtype=np.float64)
+
+
+def laplacian_variance(rgb: np.ndarray, weights: tuple[float, float, float] = LUMA_WEIGHTS
+                       ) -> float:
+    """Variance of the 4-neighbour Laplacian of the luma: a sharpness measure (no weights).
+
+    The Laplacian kernel is ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` with edge-replicated
+    borders. Sharp texture gives a large variance; blur, which removes high frequencies,
+    lowers it. The value scales with the square of the intensity scale (``[0, 1]`` floats
+    here) and depends on content and resolution, hence the relative rule of
+    :class:`LaplacianSelector`.
+
+    Args:
+        rgb: ``H x W x 3`` (or ``H x W`` / ``H x W x 1``) image, float in ``[0, 1]``.
+        weights: luma weights (default BT.601).
+
+    Returns:
+        The variance (float >= 0).
+
+    Example:
+        >>> laplacian_variance(np.zeros((8, 8, 3), np.float32))
+        0.0
+    """
+    y = luma(rgb, weights)
+    p = np.pad(y, 1, mode="edge")
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * y
+    return float(lap.var())
+
+
+class LaplacianSelector(Selector[P]):
+    """Variance-of-Laplacian baseline, relative to the sharp frames around each frame.
+
+    Sharpness ``s_i`` = :func:`laplacian_variance` of frame ``i``. The reference ``r_i`` is the
+    ``quantile`` (0.9) of the sharpness values in a centred window of ``window`` (15) frames
+    around ``i`` (truncated at the clip ends): in a partially blurred clip the upper values of a
+    window come from its sharp frames, so ``r_i`` tracks "how sharp this scene is when sharp",
+    which absorbs content and resolution. The score is
+
+        ``score_i = clip(1 - s_i / r_i, 0, 1)``  (higher = more blurred)
+
+    and the frame is blurred when ``score_i >= threshold`` (0.5: sharpness below half the
+    reference). With ``reference`` set (an absolute sharpness value, in ``[0, 1]``-float luma
+    units squared) the window is not used and ``r_i = reference``. A window whose reference
+    is below :data:`MIN_REFERENCE_SHARPNESS` (a flat clip) scores 0.
+
+    The decision for frame ``i`` needs ``window // 2`` frames after it, so at most
+    ``window // 2 + 1`` frames are held (sharpness values, a few floats, are kept for the
+    window). The rule is relative: a clip in which *every* frame is blurred has no sharp
+    reference and is scored as sharp; give ``reference`` (or use the classifier) for such
+    clips.
+
+    Args:
+        threshold: decision threshold on the score (default 0.5).
+        window: frames in the centred reference window (odd; default 15).
+        quantile: quantile of the window's sharpness taken as reference (default 0.9).
+        reference: absolute reference sharpness, replacing the window rule (default None).
+        to_rgb: see :class:`Selector`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> sharp = rng.random((16, 16, 3)).astype(np.float32)
+        >>> flat = np.full((16, 16, 3), 0.5, np.float32)
+        >>> sel = LaplacianSelector(window=3)
+        >>> out = [d for f in (sharp, flat, sharp) for _, d in sel.push(f)] + \
+                  [d for _, d in sel.flush()]
+        >>> [d.deblur for d in out]
+        [False, True, False]
+    """
+
+    name = "laplacian"
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD,
+                 window: int = DEFAULT_LAPLACIAN_WINDOW,
+                 quantile: float = DEFAULT_LAPLACIAN_QUANTILE, reference: float | None = None,
+                 to_rgb: Callable[[P], np.ndarray] = _identity) -> None:
+        super().__init__(to_rgb)
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"window must be a positive odd number, got {window}")
+        if not 0.0 <= quantile <= 1.0:
+            raise ValueError(f"quantile must be in [0, 1], got {quantile}")
+        if reference is not None and not reference > 0:
+            raise ValueError(f"reference must be > 0, got {reference}")
+        self.threshold = float(threshold)
+        self.window = int(window)
+        self.quantile = float(quantile)
+        self.reference = reference
+        self.half = 0 if reference is not None else self.window // 2
+        self.max_pending = self.half + 1
+        # (payload, sharpness, seconds) of frames not yet decided
+        self._pending: deque[tuple[P, float, float]] = deque()
+        # sharpness of up to `half` already decided frames before the pending ones
+        self._history: deque[float] = deque(maxlen=max(self.half, 1))
+
+    def score_of(self, sharpness: float, reference: float) -> float:
+        """``clip(1 - sharpness / reference, 0, 1)``; 0 for a featureless reference."""
+        if reference < MIN_REFERENCE_SHARPNESS:
+            return 0.0
+        return float(min(max(1.0 - sharpness / reference, 0.0), 1.0))
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        start = time.perf_counter()
+        sharpness = laplacian_variance(self.to_rgb(payload))
+        seconds = time.perf_counter() - start
+        self._pending.append((payload, sharpness, seconds))
+        out = []
+        while len(self._pending) > self.half:
+            out.append(self._decide_head(final=False))
+        return out
+
+    def flush(self) -> list[tuple[P, Decision]]:
+        out = []
+        while self._pending:
+            out.append(self._decide_head(final=True))
+        return out
+
+    def _decide_head(self, final: bool) -> tuple[P, Decision]:
+        payload, sharpness, seconds = self._pending[0]
+        if self.reference is not None:
+            reference = float(self.reference)
+        else:
+            after = [s for _, s, _ in list(self._pending)[: self.half + 1]]
+            values = list(self._history)[-self.half:] if self.half else []
+            values = values + after
+            reference = float(np.quantile(np.asarray(values, dtype=np.float64), self.quantile))
+        score = self.score_of(sharpness, reference)
+        self._pending.popleft()
+        if self.half:
+            self._history.append(sharpness)
+        return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
+                                 classify_seconds=seconds)
+
+
+def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None = None,
+                  threshold: float | None = None, to_rgb: Callable[[Any], np.ndarray] = _identity,
+                  run_length: int = DEFAULT_RUN_LENGTH,
+                  laplacian_window: int = DEFAULT_LAPLACIAN_WINDOW,
+                  laplacian_quantile: float = DEFAULT_LAPLACIAN_QUANTILE,
+                  laplacian_reference: float | None = None) -> Selector:
+    """Build the selector for ``mode`` (one of :data:`SELECT_MODES`).
+
+    Args:
+        mode: ``"all"``, ``"classifier"``, ``"middle15"`` or ``"laplacian"``.
+        classifier: frame -> ``P(blurred)``; required by ``classifier`` and ``middle15``.
+        threshold: decision threshold (``None`` -> :data:`DEFAULT_THRESHOLD`).
+        to_rgb: payload -> ``H x W x 3`` float32 frame.
+        run_length: run length of ``middle15``.
+        laplacian_window, laplacian_quantile, laplacian_reference: see
+            :class:`LaplacianSelector`.
+
+    Returns:
+        A :class:`Selector`.
+
+    Example:
+        >>> make_selector("laplacian").name
+        'laplacian'
+    """
+    thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    if mode == "all":
+        return AllSelector(to_rgb)
+    if mode in ("classifier", "middle15"):
+        if classifier is None:
+            raise ValueError(f"selection mode {mode!r} needs a frame classifier")
+        if mode == "classifier":
+            return ClassifierSelector(classifier, thr, to_rgb)
+        return MiddleOfRunSelector(classifier, thr, run_length, to_rgb)
+    if mode == "laplacian":
+        return LaplacianSelector(thr, laplacian_window, laplacian_quantile, laplacian_reference,
+                                 to_rgb)
+    raise ValueError(f"unknown selection mode {mode!r}; choose from {', '.join(SELECT_MODES)}")

@@ -1,0 +1,379 @@
+"""The video pipeline (deblurkit.inference.video) and `deblurkit video`, on tiny synthetic clips.
+
+Clips are 64x48, made here with PyAV: random block textures (sharp) and 9x9 box-blurred ones
+(blurred), irregular (VFR) timestamps, and an AAC sine tone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter
+
+from deblurkit.errors import OutputExistsError, UserError
+from deblurkit.inference import video as video_mod
+from deblurkit.inference.selection import make_selector
+from deblurkit.inference.video import EncodeOptions, restore_video, runtime_totals
+
+W, H = 64, 48
+TB = Fraction(1, 1000)
+SAMPLE_RATE = 16000
+BLURRED = frozenset({3, 4, 5, 6, 7, 8, 9, 10, 18, 19, 20, 27})
+
+
+def _frames(n: int, blurred=BLURRED, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        tex = np.kron(rng.random((H // 4, W // 4, 3)), np.ones((4, 4, 1)))
+        if i in blurred:
+            tex = uniform_filter(tex, size=(9, 9, 1), mode="reflect")
+        out.append((tex * 255).round().astype(np.uint8))
+    return out
+
+
+def make_clip(path: Path, n: int = 30, *, vfr: bool = True, audio: bool = True,
+              video: bool = True, blurred=BLURRED, seed: int = 0) -> list[int]:
+    """Write a clip; returns the video pts (time base 1/1000)."""
+    rng = np.random.default_rng(seed + 100)
+    steps = rng.choice([20, 40, 70], size=n) if vfr else np.full(n, 40)
+    pts = [int(p) for p in np.concatenate([[0], np.cumsum(steps)[:-1]])]
+    with av.open(str(path), "w") as out:
+        if video:
+            vs = out.add_stream("libx264", rate=25)
+            vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
+            vs.codec_context.time_base = TB
+            vs.codec_context.options = {"crf": "10"}
+        if audio:
+            aus = out.add_stream("aac", rate=SAMPLE_RATE)
+            aus.layout = "mono"
+        if video:
+            for p, img in zip(pts, _frames(n, blurred, seed)):
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts, frame.time_base = p, TB
+                for packet in vs.encode(frame):
+                    out.mux(packet)
+            for packet in vs.encode(None):
+                out.mux(packet)
+        if audio:
+            n_samples = int(SAMPLE_RATE * (pts[-1] + 100) / 1000)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n_samples) / SAMPLE_RATE))
+            tone = tone.astype(np.float32)
+            for k in range(0, n_samples, 1024):
+                af = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp",
+                                                layout="mono")
+                af.sample_rate, af.pts = SAMPLE_RATE, k
+                for packet in aus.encode(af):
+                    out.mux(packet)
+            for packet in aus.encode(None):
+                out.mux(packet)
+    return pts
+
+
+def decode(path: Path) -> list[tuple[Fraction, np.ndarray]]:
+    """(presentation time as an exact Fraction, raw planes) of every video frame."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return [(f.pts * f.time_base, f.to_ndarray().copy()) for f in c.decode(s)]
+
+
+def audio_packets(path: Path) -> list[tuple[Fraction | None, bytes]]:
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        s = c.streams.audio[0]
+        return [(None if p.pts is None else p.pts * p.time_base, bytes(p))
+                for p in c.demux(s) if p.size]
+
+
+def cli(argv: list[str]) -> int:
+    """``deblurkit ARGV`` in process (registers the video command if the CLI lacks it)."""
+    from deblurkit.cli import COMMANDS, main
+
+    COMMANDS.setdefault("video", "deblurkit.cli.video")
+    return main(argv)
+
+
+CLI_SCRIPT = ("import sys; from deblurkit.cli import COMMANDS, main; "
+              "COMMANDS.setdefault('video', 'deblurkit.cli.video'); sys.exit(main(sys.argv[1:]))")
+
+
+def invert(rgb: np.ndarray) -> np.ndarray:
+    """A 'deblurring' that is easy to recognise in the output."""
+    return 1.0 - rgb
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "in.mp4"
+    make_clip(path)
+    return path
+
+
+def _leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_identity_keeps_frames_timestamps_and_audio(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    result = restore_video(clip, out, selector=make_selector("all"), deblur=lambda x: x,
+                           show_progress=False)
+    src, dst = decode(clip), decode(out)
+    assert len(dst) == len(src) == 30
+    assert [t for t, _ in dst] == [t for t, _ in src], "VFR timestamps must be kept exactly"
+    steps = {b - a for (a, _), (b, _) in zip(src, src[1:])}
+    assert len(steps) > 1, "the test clip must be VFR"
+    assert audio_packets(out) == audio_packets(clip) != []
+    # identity model + x264 crf 18: no systematic shift (brightness/colour), small error
+    for (_, a), (_, b) in zip(src, dst):
+        diff = b.astype(int) - a.astype(int)
+        assert abs(diff.mean()) < 0.5 and np.abs(diff).mean() < 4.0
+    assert result.report["output"]["audio_copied"] is True
+    assert result.report["input"]["width"] == W and result.report["input"]["height"] == H
+
+
+def test_identity_model_with_lossless_codec_is_bit_exact(clip, tmp_path):
+    """YUV -> RGB -> model -> YUV loses nothing when the model changes nothing."""
+    out = tmp_path / "out.mkv"
+    restore_video(clip, out, selector=make_selector("all"), deblur=lambda x: x.copy(),
+                  encode=EncodeOptions(codec="ffv1"), show_progress=False)
+    for (ta, a), (tb, b) in zip(decode(clip), decode(out), strict=True):
+        assert ta == tb and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "ffv1"), (".mov", "libx264")])
+def test_lossless_passthrough_of_unselected_frames(clip, tmp_path, suffix, codec):
+    """Lossless codecs (ffv1; x264 at CRF 0): unselected frames come out bit for bit."""
+    out = tmp_path / f"out{suffix}"
+    result = restore_video(clip, out, selector=make_selector("laplacian"), deblur=invert,
+                           encode=EncodeOptions(codec=codec, crf=0), show_progress=False)
+    frames = result.report["frames"]
+    assert {f["index"] for f in frames if f["deblurred"]} == set(BLURRED)
+    src, dst = decode(clip), decode(out)
+    assert [t for t, _ in dst] == [t for t, _ in src]
+    assert audio_packets(out) == audio_packets(clip)
+    for i, ((_, a), (_, b)) in enumerate(zip(src, dst)):
+        if i in BLURRED:  # inverted RGB: limited-range luma Y -> 16 + 235 - Y
+            err = b[:H].astype(int) - (251 - a[:H].astype(int))
+            assert np.abs(err).max() <= 2, i
+        else:
+            assert np.array_equal(a, b), f"frame {i} was not passed through untouched"
+    assert result.report["output"]["crf"] == (None if codec == "ffv1" else 0)
+
+
+def test_report_schema_and_totals(clip, tmp_path):
+    out, rep = tmp_path / "out.mkv", tmp_path / "report.json"
+    restore_video(clip, out, selector=make_selector("laplacian"), deblur=invert,
+                  report_path=rep, model="invert", threshold=0.5, show_progress=False)
+    report = json.loads(rep.read_text())
+    assert {"input", "output", "select", "threshold", "model", "frames", "totals"} <= set(report)
+    assert report["select"] == "laplacian" and report["model"] == "invert"
+    frames, t = report["frames"], report["totals"]
+    assert [f["index"] for f in frames] == list(range(30))
+    for f in frames:
+        assert set(f) == {"index", "pts", "time", "score", "deblurred", "classified", "seconds"}
+        assert f["time"] == pytest.approx(f["pts"] * float(Fraction(report["input"]["time_base"])))
+    assert t["N_a"] == 30 and t["N_b"] == len(BLURRED) == sum(f["deblurred"] for f in frames)
+    assert t["N_c"] == 30
+    assert t["T_run"] == pytest.approx(t["t_d"] * t["N_b"] + t["t_c"] * t["N_a"])
+    # per-frame seconds are classify + deblur: their sum is the model of what ran
+    assert sum(f["seconds"] for f in frames) == pytest.approx(t["T_run_classified"])
+    assert t["speedup_vs_all"] == pytest.approx(t["t_d"] * t["N_a"] / t["wall_seconds"])
+    assert t["wall_seconds"] > 0
+
+
+def test_runtime_totals_arithmetic_exact():
+    frames = ([{"classified": i % 15 == 7, "deblurred": i < 15,
+                "classify_seconds": 0.5 if i % 15 == 7 else 0.0,
+                "deblur_seconds": 2.0 if i < 15 else 0.0} for i in range(30)])
+    t = runtime_totals(frames, wall_seconds=10.0)
+    assert (t["N_a"], t["N_b"], t["N_c"]) == (30, 15, 2)
+    assert (t["t_c"], t["t_d"]) == (0.5, 2.0)
+    assert t["T_run"] == 2.0 * 15 + 0.5 * 30
+    assert t["T_run_classified"] == 2.0 * 15 + 0.5 * 2
+    assert t["speedup_vs_all"] == 2.0 * 30 / 10.0
+    none = runtime_totals([{"classified": True, "deblurred": False, "classify_seconds": 1.0,
+                            "deblur_seconds": 0.0}], wall_seconds=1.0)
+    assert none["t_d"] is None and none["speedup_vs_all"] is None and none["T_run"] == 1.0
+
+
+def _tiny_classifier():
+    import torch
+
+    from deblurkit.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("s4_frame_selector", stem_channels=4, widths=[4, 4, 8, 8]).eval()
+
+    def classify(rgb: np.ndarray) -> float:
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+        with torch.inference_mode():
+            return float(model(x)[0])
+
+    return classify
+
+
+def test_middle15_labels_whole_runs_with_untrained_classifier(tmp_path):
+    src = tmp_path / "in40.mkv"
+    make_clip(src, n=40, audio=False)
+    out = tmp_path / "out.mkv"
+    # threshold 0: every run is selected, so the labels are known; scores come from the model
+    result = restore_video(src, out, selector=make_selector(
+        "middle15", classifier=_tiny_classifier(), threshold=0.0), deblur=invert,
+        encode=EncodeOptions(codec="ffv1"), show_progress=False)
+    frames = result.report["frames"]
+    assert [f["index"] for f in frames if f["classified"]] == [7, 22, 35]
+    for start, middle in ((0, 7), (15, 22), (30, 35)):
+        run = frames[start:start + 15]
+        assert {f["score"] for f in run} == {frames[middle]["score"]}
+        assert all(f["deblurred"] for f in run)
+    assert result.report["totals"]["N_c"] == 3
+    assert len(decode(out)) == 40
+
+
+def test_corrupt_input_is_one_line_error_and_leaves_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    out = tmp_path / "out.mp4"
+    status = cli(["video", str(bad), "-o", str(out), "--select", "laplacian", "--model",
+                  "s4_deblurnet"])
+    err = capsys.readouterr().err.strip()
+    assert status == 1
+    assert len(err.splitlines()) == 1 and str(bad) in err
+    assert _leftovers(tmp_path, {"bad.mp4"}) == []
+
+
+def test_audio_only_and_empty_inputs_are_errors(tmp_path):
+    audio_only = tmp_path / "tone.mkv"
+    make_clip(audio_only, video=False)
+    with pytest.raises(UserError, match="no video stream"):
+        restore_video(audio_only, tmp_path / "o.mkv", selector=make_selector("all"),
+                      deblur=invert, show_progress=False)
+    empty = tmp_path / "empty.mkv"
+    with av.open(str(empty), "w") as c:  # a video stream without a single frame
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        c.start_encoding()
+    with pytest.raises(UserError, match=r"empty\.mkv: .*(no decodable video frames|cannot)"):
+        restore_video(empty, tmp_path / "o.mkv", selector=make_selector("all"),
+                      deblur=invert, show_progress=False)
+    assert _leftovers(tmp_path, {"tone.mkv", "empty.mkv"}) == []
+
+
+def test_keyboard_interrupt_in_inference_leaves_no_output(clip, tmp_path):
+    calls = []
+
+    def deblur(rgb):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return rgb
+
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(clip, tmp_path / "out.mp4", selector=make_selector("all"), deblur=deblur,
+                      report_path=tmp_path / "r.json", show_progress=False)
+    assert _leftovers(tmp_path, set()) == []
+
+
+def test_failure_in_encode_thread_stops_pipeline_and_cleans_up(clip, tmp_path, monkeypatch):
+    real = video_mod._to_output_format
+    count = []
+
+    def flaky(frame, pix_fmt):
+        count.append(1)
+        if len(count) == 5:
+            raise KeyboardInterrupt
+        return real(frame, pix_fmt)
+
+    monkeypatch.setattr(video_mod, "_to_output_format", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(clip, tmp_path / "out.mkv", selector=make_selector("all"), deblur=invert,
+                      queue_size=2, show_progress=False)
+    assert _leftovers(tmp_path, set()) == []
+
+
+def test_refuses_existing_output_and_the_input_itself(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError):
+        restore_video(clip, out, selector=make_selector("all"), deblur=invert,
+                      show_progress=False)
+    assert out.read_bytes() == b"keep me"
+    restore_video(clip, out, selector=make_selector("all"), deblur=invert, overwrite=True,
+                  show_progress=False)
+    assert len(decode(out)) == 30
+    with pytest.raises(UserError, match="is the input"):
+        restore_video(out, out, selector=make_selector("all"), deblur=invert, overwrite=True,
+                      show_progress=False)
+    with pytest.raises(UserError, match="suffix"):
+        restore_video(clip, tmp_path / "out.xyz", selector=make_selector("all"),
+                      deblur=invert, show_progress=False)
+
+
+def _tiny_weights(tmp_path: Path) -> tuple[Path, Path]:
+    import torch
+
+    from deblurkit.models import create_model
+    from deblurkit.models.weights import save_model
+
+    torch.manual_seed(0)
+    gen = create_model("s4_deblurnet", stem_channels=4, body_channels=8, num_blocks=1)
+    clf = create_model("s4_frame_selector", stem_channels=4, widths=[4, 4, 8, 8])
+    g, c = tmp_path / "gen.safetensors", tmp_path / "clf.safetensors"
+    save_model(gen.eval(), g)
+    save_model(clf.eval(), c)
+    return g, c
+
+
+def test_cli_end_to_end_classifier_mode(clip, tmp_path):
+    gen, clf = _tiny_weights(tmp_path)
+    out, rep = tmp_path / "out.mp4", tmp_path / "rep.json"
+    status = cli(["video", str(clip), "-o", str(out), "--model", str(gen), "--select",
+                   "classifier", "--classifier", str(clf), "--threshold", "0", "--report",
+                   str(rep), "--crf", "23", "--preset", "ultrafast", "--tile", "32",
+                  "--overlap", "8"])
+    assert status == 0
+    report = json.loads(rep.read_text())
+    assert report["totals"]["N_a"] == report["totals"]["N_b"] == 30
+    assert report["totals"]["N_c"] == 30
+    assert report["output"]["crf"] == 23 and report["output"]["preset"] == "ultrafast"
+    assert [t for t, _ in decode(out)] == [t for t, _ in decode(clip)]
+    assert audio_packets(out) == audio_packets(clip)
+    assert cli(["video", str(clip), "-o", str(out), "--model", str(gen)]) == 1  # exists
+
+
+def test_sharded_two_process_run(tmp_path):
+    """Two ranks (torchrun's environment) split two inputs; each rank writes its own."""
+    gen, _ = _tiny_weights(tmp_path)
+    inputs = []
+    for k in range(2):
+        path = tmp_path / f"clip{k}.mkv"
+        make_clip(path, n=12, audio=k == 0, seed=k)
+        inputs.append(path)
+    outdir, repdir = tmp_path / "out", tmp_path / "reports"
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+                   LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT="29555",
+                   DEBLURKIT_PROGRESS="0", OMP_NUM_THREADS="1")
+        cmd = [sys.executable, "-c", CLI_SCRIPT, "video", *map(str, inputs), "-o",
+               str(outdir), "--model", str(gen), "--select", "laplacian", "--codec", "ffv1",
+               "--report", str(repdir), "--device", "cpu"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    logs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    for path in inputs:
+        produced = outdir / path.name
+        assert len(decode(produced)) == 12
+        assert json.loads((repdir / f"{path.name}.json").read_text())["totals"]["N_a"] == 12
+    # each video was processed by exactly one rank
+    assert sum(err.count(" -> ") for _, err in logs) == 2

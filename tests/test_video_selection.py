@@ -1,0 +1,158 @@
+"""Frame selection (deblurkit.inference.selection): S4's modes and the Laplacian baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter
+
+from deblurkit.inference.selection import (
+    AllSelector,
+    ClassifierSelector,
+    LaplacianSelector,
+    MiddleOfRunSelector,
+    laplacian_variance,
+    luma,
+    make_selector,
+)
+
+
+def _run(selector, payloads):
+    """Push every payload, flush, and check the selector's memory bound on the way."""
+    out, held = [], 0
+    for p in payloads:
+        got = selector.push(p)
+        held += 1 - len(got)
+        assert held <= max(selector.max_pending, 0) or (held == 0)
+        out += got
+    out += selector.flush()
+    assert [p for p, _ in out] == list(payloads), "frames must come out once, in order"
+    return [d for _, d in out]
+
+
+def _texture(rng, h=48, w=64):
+    return np.kron(rng.random((h // 4, w // 4, 3)), np.ones((4, 4, 1))).astype(np.float32)
+
+
+def _box_blur(img, size=9):
+    return uniform_filter(img, size=(size, size, 1), mode="reflect").astype(np.float32)
+
+
+def test_luma_and_laplacian_variance_exact():
+    rgb = np.zeros((5, 5, 3), np.float32)
+    rgb[2, 2] = 1.0
+    y = luma(rgb)
+    assert y[2, 2] == pytest.approx(1.0)
+    # Laplacian of a unit impulse: -4 at the centre, +1 at its 4 neighbours, 0 elsewhere.
+    lap = np.zeros((5, 5))
+    lap[2, 2] = -4
+    lap[1, 2] = lap[3, 2] = lap[2, 1] = lap[2, 3] = 1
+    assert laplacian_variance(rgb) == pytest.approx(lap.var())
+    # a linear ramp has zero Laplacian inside; edge replication leaves the border terms.
+    assert laplacian_variance(np.zeros((6, 6, 3))) == 0.0
+    # scaling intensities by a scales the variance by a^2
+    rng = np.random.default_rng(1)
+    img = rng.random((16, 16, 3))
+    assert laplacian_variance(0.5 * img) == pytest.approx(0.25 * laplacian_variance(img))
+
+
+def test_all_selects_everything_without_scoring():
+    calls = []
+    sel = AllSelector(to_rgb=lambda p: calls.append(p))
+    decisions = _run(sel, list(range(5)))
+    assert all(d.deblur and d.score is None and not d.classified for d in decisions)
+    assert calls == []
+
+
+def test_classifier_threshold_is_inclusive_and_scores_every_frame():
+    probs = [0.1, 0.5, 0.49, 0.9, 1.0]
+    sel = ClassifierSelector(lambda p: p, threshold=0.5)
+    decisions = _run(sel, probs)
+    assert [d.deblur for d in decisions] == [False, True, False, True, True]
+    assert [d.score for d in decisions] == probs
+    assert all(d.classified for d in decisions)
+
+
+def test_classifier_rejects_nan():
+    sel = ClassifierSelector(lambda p: float("nan"))
+    with pytest.raises(ValueError, match="probability"):
+        sel.push(0)
+
+
+@pytest.mark.parametrize("n_frames", [1, 14, 15, 16, 40, 45])
+def test_middle15_one_label_per_run_of_15(n_frames):
+    rng = np.random.default_rng(n_frames)
+    probs = rng.random(n_frames)
+    seen = []
+
+    def classify(p):
+        seen.append(p)
+        return probs[p]
+
+    sel = MiddleOfRunSelector(classify, threshold=0.5)
+    assert sel.max_pending == 15
+    decisions = _run(sel, list(range(n_frames)))
+    expected_middles = []
+    for start in range(0, n_frames, 15):
+        run = list(range(start, min(start + 15, n_frames)))
+        middle = run[len(run) // 2]
+        expected_middles.append(middle)
+        for i in run:
+            d = decisions[i]
+            assert d.score == probs[middle]
+            assert d.deblur == (probs[middle] >= 0.5)
+            assert d.classified == (i == middle)
+            assert (d.classify_seconds > 0) == (i == middle) or d.classify_seconds == 0
+    assert seen == expected_middles, "only the middle frame of each run is classified"
+    assert seen[:1] == ([7] if n_frames >= 15 else [n_frames // 2])
+
+
+def test_laplacian_selects_heavily_blurred_frames():
+    rng = np.random.default_rng(0)
+    blurred = {3, 4, 5, 6, 7, 8, 9, 10, 20, 21, 29}
+    frames = [_box_blur(_texture(rng)) if i in blurred else _texture(rng) for i in range(30)]
+    sel = LaplacianSelector()
+    assert sel.max_pending == 8
+    decisions = _run(sel, frames)
+    assert {i for i, d in enumerate(decisions) if d.deblur} == blurred
+    assert all(0.0 <= d.score <= 1.0 for d in decisions)
+    # blurred frames score far higher than sharp ones
+    assert min(decisions[i].score for i in blurred) > 0.8
+    assert max(d.score for i, d in enumerate(decisions) if i not in blurred) < 0.35
+
+
+def test_laplacian_scores_synthesized_motion_blur_higher():
+    """Frame averaging of a moving procedural scene (S4's degradation) raises the score."""
+    from deblurkit.synth.averaging import average_frames
+    from deblurkit.synth.procedural import render_scene
+
+    rng = np.random.default_rng(3)
+    seq = render_scene(rng, 48, 64, 11)
+    sharp = seq[5]
+    blurred = average_frames(seq)
+    assert laplacian_variance(blurred) < laplacian_variance(sharp)
+    sel = LaplacianSelector(window=3)
+    d = _run(sel, [sharp, blurred, sharp])
+    assert d[1].score > d[0].score
+
+
+def test_laplacian_absolute_reference_and_flat_clip():
+    rng = np.random.default_rng(2)
+    img = _texture(rng)
+    s = laplacian_variance(img)
+    sel = LaplacianSelector(reference=4 * s, threshold=0.5)
+    assert sel.max_pending == 1
+    (d,) = _run(sel, [img])
+    assert d.score == pytest.approx(0.75) and d.deblur
+    flat = [np.full((8, 8, 3), 0.3, np.float32)] * 4
+    assert not any(d.deblur for d in _run(LaplacianSelector(window=3), flat))
+
+
+def test_make_selector_validation():
+    with pytest.raises(ValueError, match="classifier"):
+        make_selector("middle15")
+    with pytest.raises(ValueError, match="unknown selection mode"):
+        make_selector("oracle")
+    with pytest.raises(ValueError, match="odd"):
+        LaplacianSelector(window=4)
+    assert make_selector("classifier", classifier=lambda p: 0.0, threshold=0.3).threshold == 0.3
