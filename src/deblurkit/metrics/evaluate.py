@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class ImageScore:
     ssim: float
     width: int
     height: int
+    seconds: float | None = None  # wall time of the restore call; None without a model
 
     @property
     def identical(self) -> bool:
@@ -124,6 +126,12 @@ class EvalResult:
         return float(np.mean([score.ssim for score in self.images], dtype=np.float64))
 
     @property
+    def mean_seconds(self) -> float | None:
+        """Mean wall time of the restore call per scored image; None without a model."""
+        times = [score.seconds for score in self.images if score.seconds is not None]
+        return float(np.mean(times, dtype=np.float64)) if times else None
+
+    @property
     def exit_code(self) -> int:
         """0 when every file was paired and scored, 1 when anything is missing or failed."""
         return 1 if (self.missing or self.failed or not self.images) else 0
@@ -145,10 +153,11 @@ class EvalResult:
                 "identical": self.identical_count,
                 "psnr_excluding_identical": self.mean_psnr_finite,
             },
+            "seconds_per_image": self.mean_seconds,
             "images": [
                 {"path": s.path, "sharp": s.sharp, "psnr": _json_number(s.psnr),
                  "ssim": _json_number(s.ssim), "identical": s.identical,
-                 "width": s.width, "height": s.height}
+                 "width": s.width, "height": s.height, "seconds": s.seconds}
                 for s in self.images
             ],
             "missing": [dataclasses.asdict(m) for m in self.missing],
@@ -215,12 +224,19 @@ def _score_pair(blur_path: Path, sharp_path: Path, relative: str, sharp_relative
     if bc != sc:
         return FailedPair(relative, f"channels differ: blur {_describe_channels(bc)}, "
                                     f"sharp {_describe_channels(sc)}")
-    restored = blur if restore is None else np.asarray(restore(to_float(blur)))
+    seconds = None
+    if restore is None:
+        restored = blur
+    else:
+        start = time.perf_counter()
+        restored = np.asarray(restore(to_float(blur)))
+        seconds = time.perf_counter() - start
     try:
         psnr_value, ssim_value = psnr_ssim(restored, sharp, config)
     except MetricInputError as exc:
         return FailedPair(relative, str(exc))
-    return ImageScore(relative, sharp_relative, psnr_value, ssim_value, width=bw, height=bh)
+    return ImageScore(relative, sharp_relative, psnr_value, ssim_value, width=bw, height=bh,
+                      seconds=seconds)
 
 
 def evaluate_folders(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike,

@@ -1,0 +1,198 @@
+"""Restore blurred images: files, folders (searched recursively) and glob patterns.
+
+Each output goes to OUTDIR under the input's path relative to the folder (or the glob's
+fixed prefix) it was found in -- a file given directly goes to OUTDIR/its name -- with the
+same format, bit depth and alpha (alpha is carried through unchanged). Outputs are written
+atomically; existing outputs are kept unless --overwrite. An output never replaces an
+input: OUTDIR may not be an input folder (unless --overwrite with a --suffix), and an output
+path equal to an input path is refused even with --overwrite.
+
+Large images: --tile auto (default) restores in overlapping tiles sized from the memory
+available; --tile 0 runs whole images. Unreadable or failing inputs are reported at the end
+and make the exit status 1; the others are still written.
+
+Sharded runs: under torchrun (RANK / WORLD_SIZE set), rank r restores inputs r, r+W, r+2W...
+and prints its own summary (prefixed "rank r/W"); no process group is created.
+Example: python -m torch.distributed.run --nproc_per_node=2 -m deblurkit restore in -o out
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+from pathlib import Path
+
+from deblurkit.cli._common import non_negative_int
+from deblurkit.errors import UserError
+
+HELP = "restore blurred images (files, folders, globs) into an output folder"
+
+
+def tile_arg(value: str) -> int | str | None:
+    """argparse type for --tile: ``auto``, ``0``/``none`` (whole image) or a side > 0."""
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("0", "none", "off"):
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not auto, 0 or a tile size") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be auto, 0 or > 0")
+    return number
+
+
+def overlap_arg(value: str) -> int | str:
+    """argparse type for --overlap: ``auto`` (the model's receptive field) or pixels >= 0."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    return non_negative_int(value)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | None) -> None:
+    """The model / backend / tiling / device options shared by ``restore`` and ``eval``."""
+    parser.add_argument("--model", default=None, metavar="NAME|FILE",
+                        help="registered model name (untrained weights), .safetensors, .onnx "
+                             "or TorchScript .pt file (default: the bundled model)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="inference engine (onnxruntime needs an .onnx --model)")
+    parser.add_argument("--tile", type=tile_arg, default=tile_default, metavar="SIZE|auto",
+                        help="restore in overlapping tiles of SIZE pixels; auto: from free "
+                             f"memory; 0: whole image (default {tile_default or 0})")
+    parser.add_argument("--overlap", type=overlap_arg, default=32, metavar="PX|auto",
+                        help="minimum tile overlap in pixels, or auto = the model's "
+                             "receptive field (default 32)")
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
+                        help="where the model runs (default auto: CUDA when available)")
+    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="compute precision (fp16 needs CUDA; default fp32)")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                        help="keep the default NCHW memory format")
+
+
+def make_restorer(args: argparse.Namespace):
+    """Build a :class:`~deblurkit.inference.restorer.Restorer` from the shared options."""
+    from deblurkit.inference.restorer import Restorer
+
+    return Restorer("default" if args.model is None else args.model, tile=args.tile,
+                    overlap=args.overlap, device=args.device, dtype=args.dtype,
+                    channels_last=args.channels_last, backend=args.backend)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files, folders (recursive) or glob patterns (quote them)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="output folder (created if needed)")
+    add_model_arguments(parser, tile_default="auto")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs (inputs are never replaced)")
+    parser.add_argument("--suffix", default="", metavar="TEXT",
+                        help="appended to each output file's stem, e.g. _sharp (default none)")
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder part of a pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def plan_outputs(inputs: list[str], outdir: Path, suffix: str,
+                 overwrite: bool) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs keeping relative paths under ``outdir``.
+
+    Raises:
+        UserError: no inputs, OUTDIR is an input folder (without ``--overwrite``), an output
+            path equal to an input path, or two inputs mapping to one output.
+    """
+    from deblurkit.io import list_images
+
+    pairs: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            root = path
+            if not overwrite and outdir.resolve() == path.resolve():
+                raise UserError(f"{outdir}: output folder is the input folder; choose another "
+                                "-o (or pass --overwrite with a --suffix)")
+        elif path.is_file():
+            root = path.parent
+        else:
+            root = _glob_root(item)
+        for file in list_images([item]):
+            key = file.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                relative = file.resolve().relative_to(root.resolve())
+            except ValueError:
+                relative = Path(file.name)
+            out = outdir / relative.with_name(relative.stem + suffix + relative.suffix)
+            pairs.append((file, out))
+    inputs_resolved = {src.resolve(): src for src, _ in pairs}
+    targets: dict[Path, Path] = {}
+    for src, out in pairs:
+        key = out.resolve()
+        if key in inputs_resolved:
+            raise UserError(f"{out}: output would replace the input {inputs_resolved[key]}; "
+                            "choose another -o or a --suffix")
+        if key in targets:
+            raise UserError(f"{out}: both {targets[key]} and {src} would be written here")
+        targets[key] = src
+    return pairs
+
+
+def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool) -> None:
+    """Read ``src``, restore its colour channels, write ``dst`` like the input (atomic)."""
+    from deblurkit.errors import OutputExistsError
+    from deblurkit.io import read_image, to_float, write_image
+
+    if dst.exists() and not overwrite:
+        raise OutputExistsError(dst)
+    image = read_image(src)
+    restored = restorer(to_float(image.pixels))
+    write_image(dst, restored, alpha=image.alpha, info=image.info, overwrite=overwrite)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from deblurkit.inference.shard import rank_and_world, shard
+    from deblurkit.io import BatchReport
+    from deblurkit.utils.progress import progress
+
+    outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise UserError(f"{outdir}: exists and is not a folder")
+    pairs = plan_outputs(args.inputs, outdir, args.suffix, args.overwrite)
+    rank, world = rank_and_world()
+    mine = shard(pairs, rank, world)
+    prefix = f"deblurkit restore: rank {rank}/{world}:" if world > 1 else "deblurkit restore:"
+    if world > 1 and args.device == "auto" and torch.cuda.is_available():
+        local_rank = int(os.environ.get("LOCAL_RANK", rank))
+        args.device = f"cuda:{local_rank % torch.cuda.device_count()}"  # one GPU per rank
+    restorer = make_restorer(args)  # loads the model once, before the first file
+    report = BatchReport()
+    catch = (UserError, OSError, MemoryError, torch.OutOfMemoryError)
+    start = time.perf_counter()
+    for src, dst in progress(mine, total=len(mine), desc="restore", unit="img"):
+        with report.item(src, catch=catch):
+            restore_file(restorer, src, dst, overwrite=args.overwrite)
+    seconds = time.perf_counter() - start
+    print(f"{prefix} {report.summary()} ({seconds:.1f} s; outputs in {outdir})",
+          file=sys.stderr)
+    sys.stderr.flush()
+    return report.exit_code
+

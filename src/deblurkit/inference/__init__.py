@@ -1,0 +1,36 @@
+"""Inference: backends, tiling, the :class:`Restorer` API, model resolution, sharding.
+
+Modules (imported on first use, so that ``import deblurkit.inference`` stays cheap):
+
+- :mod:`~deblurkit.inference.backends` -- the ``Backend`` protocol, ``TorchBackend``;
+- :mod:`~deblurkit.inference.tiling` -- ``restore_tiled``, ``auto_tile_size``;
+- :mod:`~deblurkit.inference.restorer` -- ``Restorer``, ``restore``;
+- :mod:`~deblurkit.inference.resolve` -- ``load_backend``, ``load_classifier``;
+- :mod:`~deblurkit.inference.shard` -- ``shard`` for torchrun launches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Backend": "deblurkit.inference.backends",
+    "TorchBackend": "deblurkit.inference.backends",
+    "restore_tiled": "deblurkit.inference.tiling",
+    "auto_tile_size": "deblurkit.inference.tiling",
+    "Restorer": "deblurkit.inference.restorer",
+    "restore": "deblurkit.inference.restorer",
+    "load_backend": "deblurkit.inference.resolve",
+    "load_classifier": "deblurkit.inference.resolve",
+    "shard": "deblurkit.inference.shard",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deblurkit.inference' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

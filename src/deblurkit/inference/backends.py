@@ -1,0 +1,260 @@
+"""Inference backends: one call that turns a blurred batch into a restored batch.
+
+A *backend* hides how a network runs (eager PyTorch, TorchScript, ONNX Runtime) behind the
+:class:`Backend` protocol: ``backend(batch)`` maps ``B x 3 x H x W`` float32 in ``[0, 1]`` to
+the same shape, clamped to ``[0, 1]``. Tiling (:mod:`deblurkit.inference.tiling`) and the
+:class:`~deblurkit.inference.restorer.Restorer` only ever talk to this protocol.
+
+Besides the call, a backend tells the tiler two things about its network:
+
+- ``pad_multiple``: the size multiple the network needs (S1: 16). Tiles are multiples of it
+  and start on multiples of it, so a tiled network sees exactly the pixel grid it would see
+  on the whole image.
+- ``receptive_field``: how far (in pixels, a square's side) an output pixel looks into the
+  input, measured once per model by :func:`measure_receptive_field`; None when unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from deblurkit.errors import UserError
+
+#: Names accepted for ``dtype`` and the torch dtype each one computes in.
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
+                                  "fp16": torch.float16}
+#: Accepted ``device`` values besides explicit torch device strings such as ``"cuda:1"``.
+DEVICES = ("auto", "cpu", "cuda")
+#: Side of the square random probe used by :func:`measure_receptive_field`.
+RF_PROBE_SIZE = 128
+#: Fraction of the centre pixel's input-gradient mass allowed outside the receptive field.
+RF_MASS_TOLERANCE = 1e-3
+#: Seed of the receptive-field probe image (the result is deterministic per model).
+RF_PROBE_SEED = 0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the tiler and the :class:`~deblurkit.inference.restorer.Restorer` need of a network.
+
+    Attributes:
+        name: ``"torch"``, ``"torchscript"`` or ``"onnxruntime"``.
+        pad_multiple: the size multiple the network needs (1 if none).
+        receptive_field: side of the square of input pixels that affects one output pixel, in
+            pixels; None when unknown.
+
+    Shape:
+        ``__call__``: ``(B, 3, H, W)`` float32 ``[0, 1]`` -> ``(B, 3, H, W)`` float32, clamped
+        to ``[0, 1]``.
+    """
+
+    name: str
+    pad_multiple: int
+    receptive_field: int | None
+
+    def __call__(self, batch: Tensor) -> Tensor: ...
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; other names are checked and returned.
+
+    Raises:
+        UserError: an unknown device name, or CUDA asked for on a machine without it.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)} "
+                            "or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device!r}: CUDA is not available on this machine "
+                        "(use --device cpu or auto)")
+    if resolved.type not in ("cpu", "cuda"):
+        raise UserError(f"device {device!r} is not supported; use one of {', '.join(DEVICES)}")
+    return resolved
+
+
+def check_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The torch dtype for ``dtype`` (``fp32``/``bf16``/``fp16``) on ``device``.
+
+    Raises:
+        UserError: an unknown name, or ``fp16`` on the CPU (half-precision convolutions are
+            slow and inaccurate there; use ``bf16``).
+    """
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    if dtype == "fp16" and device.type != "cuda":
+        raise UserError("dtype fp16 needs a CUDA device; on the CPU use bf16 or fp32")
+    return DTYPES[dtype]
+
+
+def measure_receptive_field(model: nn.Module, *, pad_multiple: int = 1,
+                            probe_size: int = RF_PROBE_SIZE,
+                            tolerance: float = RF_MASS_TOLERANCE,
+                            device: str | torch.device = "cpu") -> int:
+    """Empirical receptive field of an image-to-image network, from its impulse response.
+
+    The gradient of the centre output pixel (summed over channels) with respect to the input
+    is taken on a seeded uniform-random probe image (a random image rather than a flat one so
+    that ReLUs are not all in the same state). The receptive field is the side ``2 r + 1`` of
+    the smallest centred square that holds all but ``tolerance`` of the gradient's absolute
+    mass. Networks with a finite support report exactly it when the outermost ring holds more
+    than ``tolerance`` of the mass (always the case for plain conv stacks); networks whose
+    support is unbounded (pyramids, bilinear upsampling, global pooling) report their
+    *effective* field. A result equal to the probe size means "at least the probe size".
+
+    Args:
+        model: the network, ``[0, 1]`` in and out; run in fp32 with its current weights.
+        pad_multiple: the probe side is rounded up to this multiple.
+        probe_size: side of the probe image.
+        tolerance: fraction of gradient mass allowed outside the square.
+        device: where to run the probe.
+
+    Returns:
+        The receptive field side in pixels (odd unless capped at the probe size).
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 5, padding=2))
+        >>> measure_receptive_field(net)
+        7
+    """
+    multiple = max(1, int(pad_multiple))
+    size = max(multiple, math.ceil(probe_size / multiple) * multiple)
+    generator = torch.Generator().manual_seed(RF_PROBE_SEED)
+    probe = torch.rand(1, 3, size, size, generator=generator).to(device)
+    centre = size // 2
+    with torch.inference_mode(False), torch.enable_grad():
+        probe = probe.clone().requires_grad_(True)
+        output = model(probe)
+        (grad,) = torch.autograd.grad(output[0, :, centre, centre].sum(), probe)
+    mass = grad.detach().abs().sum(dim=(0, 1)).double().cpu()
+    total = float(mass.sum())
+    if total == 0.0:
+        return 1
+    # cumulative mass inside squares of radius r, from a 2-D prefix sum
+    prefix = torch.zeros(size + 1, size + 1, dtype=torch.float64)
+    prefix[1:, 1:] = mass.cumsum(0).cumsum(1)
+    for radius in range(size):
+        lo, hi = centre - radius, centre + radius + 1
+        if lo < 0 or hi > size:
+            return size
+        inside = float(prefix[hi, hi] - prefix[lo, hi] - prefix[hi, lo] + prefix[lo, lo])
+        if total - inside <= tolerance * total:
+            return 2 * radius + 1
+    return size
+
+
+# receptive fields measured so far, per model object (weights change it, so not per name)
+_RF_CACHE: "weakref.WeakKeyDictionary[nn.Module, int]" = weakref.WeakKeyDictionary()
+
+
+class TorchBackend:
+    """Run an ``nn.Module`` generator with PyTorch: eval mode, inference mode, autocast.
+
+    Args:
+        model: a generator, ``B x 3 x H x W`` ``[0, 1]`` in and out (e.g. from
+            :func:`deblurkit.models.create_model`). It is put in eval mode and moved to
+            ``device`` (in place: the caller's module is the one used).
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"``.
+        dtype: ``"fp32"``, or ``"bf16"`` / ``"fp16"`` (autocast; fp16 only on CUDA). Outputs
+            are float32 whatever the compute dtype.
+        channels_last: convert the model and inputs to the channels-last memory format
+            (faster convolutions on most CPUs and GPUs; the numbers are the same).
+
+    Raises:
+        UserError: unknown or unavailable device, unknown dtype, fp16 on the CPU.
+
+    Shape:
+        ``(B, 3, H, W)`` -> ``(B, 3, H, W)``, float32 in ``[0, 1]``, on :attr:`device`.
+
+    Example:
+        >>> backend = TorchBackend(nn.Conv2d(3, 3, 3, padding=1), device="cpu")
+        >>> backend(torch.rand(1, 3, 8, 8)).shape
+        torch.Size([1, 3, 8, 8])
+    """
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: str | torch.device = "auto",
+                 dtype: str = "fp32", channels_last: bool = True) -> None:
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.compute_dtype = check_dtype(dtype, self.device)
+        self.channels_last = bool(channels_last)
+        model = model.eval().to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.pad_multiple = max(1, int(getattr(model, "pad_multiple", 1) or 1))
+
+    def __repr__(self) -> str:
+        return (f"TorchBackend({type(self.model).__name__}, device={str(self.device)!r}, "
+                f"dtype={self.dtype!r}, channels_last={self.channels_last})")
+
+    @property
+    def receptive_field(self) -> int | None:
+        """Measured once per model object with :func:`measure_receptive_field` (fp32)."""
+        cached = _RF_CACHE.get(self.model)
+        if cached is None:
+            try:
+                cached = measure_receptive_field(self.model, pad_multiple=self.pad_multiple,
+                                                 device=self.device)
+            except (RuntimeError, MemoryError):  # e.g. out of memory: unknown
+                return None
+            _RF_CACHE[self.model] = cached
+        return cached
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.compute_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.compute_dtype)
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        if batch.ndim != 4 or batch.shape[1] != 3:
+            raise ValueError(f"expected a B x 3 x H x W batch, got shape {tuple(batch.shape)}")
+        with torch.inference_mode():
+            x = batch.to(self.device, torch.float32)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                y = self.model(x)
+            return y.float().clamp_(0.0, 1.0).contiguous()
+
+
+class TorchScriptBackend(TorchBackend):
+    """A TorchScript file (``torch.jit.save``) run like :class:`TorchBackend`.
+
+    ``pad_multiple`` is read from the scripted module's ``pad_multiple`` attribute when it
+    kept one, else 1 (the module pads internally either way).
+
+    Args:
+        path: the ``.pt`` / ``.ts`` file.
+        device, dtype, channels_last: as for :class:`TorchBackend`.
+    """
+
+    name = "torchscript"
+
+    def __init__(self, path, device: str | torch.device = "auto", dtype: str = "fp32",
+                 channels_last: bool = True) -> None:
+        resolved = resolve_device(device)
+        try:
+            module = torch.jit.load(str(path), map_location=resolved)
+        except Exception as exc:  # torch raises RuntimeError / ValueError on bad files
+            raise UserError(f"{path}: not a readable TorchScript file ({exc})") from None
+        super().__init__(module, device=resolved, dtype=dtype, channels_last=channels_last)

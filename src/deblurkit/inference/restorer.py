@@ -1,0 +1,228 @@
+"""Restore images in Python: :class:`Restorer` (holds a loaded model) and :func:`restore`.
+
+Type in, same type out:
+
+- numpy ``H x W x 3`` / ``H x W x 1`` / ``H x W`` (gray) arrays, ``uint8`` / ``uint16`` at
+  their native range or float in ``[0, 1]`` -> same dtype and shape. ``H x W x 4`` (RGBA) and
+  ``H x W x 2`` (gray + alpha) keep their alpha channel unchanged. Float inputs are clipped
+  to ``[0, 1]`` before the model sees them. Integer outputs are rounded half to even
+  (:func:`deblurkit.io.from_float`).
+- gray images are replicated to RGB for the model and converted back by *averaging* the
+  three restored channels (the model saw R = G = B, so the channels differ only by the
+  model's own noise; an average treats them alike where luma weights would favour green).
+- ``PIL.Image.Image`` (modes ``L``, ``LA``, ``RGB``, ``RGBA``, ``I;16``; other modes are
+  converted to ``RGB``/``RGBA`` first) -> a PIL image of the same mode.
+- ``torch.Tensor`` ``C x H x W`` or ``B x C x H x W`` (C = 1 or 3), floating point in
+  ``[0, 1]`` or ``uint8`` -> same shape, dtype and device.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from deblurkit.inference.backends import Backend, TorchBackend
+from deblurkit.inference.tiling import DEFAULT_OVERLAP, auto_overlap, auto_tile_size, restore_tiled
+
+#: Default overlap of neighbouring tiles, in pixels.
+DEFAULT_TILE_OVERLAP = DEFAULT_OVERLAP
+
+
+def _is_backend(obj: Any) -> bool:
+    return callable(obj) and not isinstance(obj, nn.Module) and hasattr(obj, "pad_multiple")
+
+
+class Restorer:
+    """A loaded model plus the tiling options, restoring images of any supported type.
+
+    Args:
+        model: ``"default"`` (bundled model; none yet in this version), a registered name, a
+            model file (``.safetensors``, ``.onnx``, ``.pt``; see
+            :func:`deblurkit.inference.resolve.load_backend`), a ready
+            :class:`~deblurkit.inference.backends.Backend`, or an ``nn.Module`` generator.
+        tile: None (whole image at once), a tile side in pixels, or ``"auto"`` (from the
+            memory available, :func:`~deblurkit.inference.tiling.auto_tile_size`, computed
+            once).
+        overlap: minimum overlap of tiles in pixels, or ``"auto"`` (the model's measured
+            receptive field, which makes tiled and untiled outputs agree).
+        margin: pixels next to a cut tile edge given no weight (default ``overlap // 4``;
+            ``overlap // 2`` with ``overlap="auto"``).
+        device, dtype, channels_last: for torch backends (see
+            :class:`~deblurkit.inference.backends.TorchBackend`).
+        backend: ``"torch"`` or ``"onnxruntime"`` when ``model`` is a name or file.
+
+    Example:
+        >>> restorer = Restorer("s1_msed", tile="auto")          # doctest: +SKIP
+        >>> sharp = restorer(np.asarray(PIL.Image.open("blurred.jpg")))   # doctest: +SKIP
+    """
+
+    def __init__(self, model: str | os.PathLike | Backend | nn.Module = "default", *,
+                 tile: int | str | None = None, overlap: int | str = DEFAULT_TILE_OVERLAP,
+                 margin: int | None = None, device: str = "auto", dtype: str = "fp32",
+                 channels_last: bool = True, backend: str = "torch") -> None:
+        if isinstance(model, nn.Module):
+            self.backend: Backend = TorchBackend(model, device=device, dtype=dtype,
+                                                 channels_last=channels_last)
+        elif _is_backend(model):
+            self.backend = model  # type: ignore[assignment]
+        else:
+            from deblurkit.inference.resolve import load_backend
+
+            self.backend = load_backend(model, backend=backend, device=device, dtype=dtype,
+                                        channels_last=channels_last)
+        if tile is not None and tile != "auto" and (not isinstance(tile, int) or tile < 1):
+            raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
+        if overlap != "auto" and (not isinstance(overlap, int) or overlap < 0):
+            raise ValueError(f"overlap must be 'auto' or an int >= 0, got {overlap!r}")
+        self.tile = tile
+        self.overlap = overlap
+        self.margin = margin
+        self._auto_tile: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Restorer({self.backend!r}, tile={self.tile!r}, overlap={self.overlap!r})"
+
+    def tile_size(self) -> int | None:
+        """The tile side used (``"auto"`` resolved once), or None for whole images."""
+        if self.tile == "auto":
+            if self._auto_tile is None:
+                self._auto_tile = auto_tile_size(self.backend)
+            return self._auto_tile
+        return self.tile  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ tensors (the core)
+    def restore_tensor(self, batch: Tensor) -> Tensor:
+        """``(B, 3, H, W)`` float32 ``[0, 1]`` -> restored float32 on ``batch``'s device.
+
+        Shape:
+            ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+        """
+        tile = self.tile_size()
+        with torch.inference_mode():
+            if tile is None:
+                return self.backend(batch).to(batch.device, torch.float32)
+            overlap, margin = self.overlap, self.margin
+            if overlap == "auto":
+                overlap, auto_margin = auto_overlap(self.backend, tile)
+                margin = auto_margin if margin is None else margin
+            return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin)
+
+    def restore_array(self, rgb_float: np.ndarray) -> np.ndarray:
+        """``H x W x 3`` float32 ``[0, 1]`` -> restored ``H x W x 3`` float32 ``[0, 1]``.
+
+        Example:
+            >>> restorer.restore_array(np.zeros((32, 32, 3), np.float32)).shape  # doctest: +SKIP
+            (32, 32, 3)
+        """
+        array = np.asarray(rgb_float)
+        if array.ndim != 3 or array.shape[2] != 3:
+            raise ValueError(f"expected an H x W x 3 array, got shape {array.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32).transpose(2, 0, 1))
+        x = x[None].clamp(0.0, 1.0)
+        y = self.restore_tensor(x)
+        return np.ascontiguousarray(y[0].permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
+    # ------------------------------------------------------------------ typed front doors
+    def __call__(self, image: Any) -> Any:
+        """Restore ``image`` (numpy array, PIL image or tensor); returns the same type."""
+        if isinstance(image, Tensor):
+            return self._restore_torch(image)
+        if isinstance(image, np.ndarray):
+            return self._restore_numpy(image)
+        try:
+            import PIL.Image
+        except ImportError:  # pragma: no cover - Pillow is a dependency
+            PIL = None  # noqa: N806
+        if PIL is not None and isinstance(image, PIL.Image.Image):
+            return self._restore_pil(image)
+        raise TypeError(f"cannot restore a {type(image).__name__}; pass a numpy array, "
+                        "a PIL image or a torch tensor")
+
+    def _restore_numpy(self, image: np.ndarray) -> np.ndarray:
+        from deblurkit.io import from_float, to_float
+        from deblurkit.io.convert import bit_depth_of
+
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"expected H x W or H x W x C (C in 1..4) image, got {image.shape}")
+        if not (np.issubdtype(image.dtype, np.floating) or image.dtype in (np.uint8, np.uint16)):
+            raise TypeError(f"expected uint8, uint16 or float pixels, got {image.dtype}")
+        layout = image if image.ndim == 3 else image[:, :, None]
+        channels = layout.shape[2]
+        colour_channels = 3 if channels >= 3 else 1
+        colour = to_float(layout[:, :, :colour_channels])
+        rgb = np.repeat(colour, 3, axis=2) if colour_channels == 1 else colour
+        restored = self.restore_array(np.clip(rgb, 0.0, 1.0))
+        if colour_channels == 1:
+            restored = restored.mean(axis=2, keepdims=True, dtype=np.float32)
+        if np.issubdtype(image.dtype, np.floating):
+            out_colour = restored.astype(image.dtype, copy=False)
+        else:
+            out_colour = from_float(restored, bit_depth_of(image.dtype))
+        if channels in (2, 4):  # alpha passes through untouched
+            out = np.concatenate([out_colour, layout[:, :, colour_channels:]], axis=2)
+        else:
+            out = out_colour
+        return out if image.ndim == 3 else out[:, :, 0]
+
+    def _restore_pil(self, image: Any) -> Any:
+        import PIL.Image
+
+        mode = image.mode
+        if mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
+            has_alpha = "A" in mode or "transparency" in image.info
+            mode = "RGBA" if has_alpha else "RGB"
+            image = image.convert(mode)
+        array = np.asarray(image)
+        if mode == "I;16":
+            array = array.astype(np.uint16)
+        restored = self._restore_numpy(array)
+        return PIL.Image.fromarray(restored, mode=mode) if mode != "I;16" else \
+            PIL.Image.fromarray(restored.astype("<u2"), mode="I;16")
+
+    def _restore_torch(self, image: Tensor) -> Tensor:
+        if image.ndim not in (3, 4) or image.shape[-3] not in (1, 3):
+            raise ValueError(f"expected C x H x W or B x C x H x W (C = 1 or 3), got "
+                             f"{tuple(image.shape)}")
+        batch = image if image.ndim == 4 else image[None]
+        if image.dtype == torch.uint8:
+            x = batch.float() / 255.0
+        elif image.is_floating_point():
+            x = batch.float().clamp(0.0, 1.0)
+        else:
+            raise TypeError(f"expected a floating point or uint8 tensor, got {image.dtype}")
+        gray = x.shape[1] == 1
+        if gray:
+            x = x.expand(-1, 3, -1, -1)
+        with torch.inference_mode():
+            y = self.restore_tensor(x.contiguous())
+        if gray:
+            y = y.mean(dim=1, keepdim=True)
+        if image.dtype == torch.uint8:
+            y = torch.round(y * 255.0).to(torch.uint8)
+        else:
+            y = y.to(image.dtype)
+        y = y.to(image.device)
+        return y if image.ndim == 4 else y[0]
+
+
+def restore(image: Any, model: str | os.PathLike | Backend | nn.Module = "default",
+            **kwargs: Any) -> Any:
+    """Restore one image with a model loaded for this call (see :class:`Restorer`).
+
+    Args:
+        image: numpy array, PIL image or tensor (module docstring for the rules).
+        model: as for :class:`Restorer`.
+        **kwargs: :class:`Restorer` options (``tile``, ``overlap``, ``device``, ``dtype``...).
+
+    Returns:
+        The restored image, same type, shape and dtype as ``image``.
+
+    Example:
+        >>> import deblurkit
+        >>> sharp = deblurkit.restore(blurred, model="net.safetensors")   # doctest: +SKIP
+    """
+    return Restorer(model, **kwargs)(image)

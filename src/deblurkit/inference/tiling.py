@@ -1,0 +1,383 @@
+"""Restore images of any size with bounded memory: overlapping tiles, smooth blending.
+
+Layout rule (per axis, :func:`tile_starts`): the image is padded *virtually* at the bottom /
+right to a multiple ``m`` of the backend's ``pad_multiple``, exactly as the network would pad
+the whole image (reflection); tiles have a side that is a multiple of ``m`` and start on
+multiples of ``m``, so that strided networks see the same pixel grid as on the whole image.
+Consecutive tiles overlap by at least ``overlap`` pixels (rounded up to a multiple of ``m``);
+the last tile is moved back to end at the padded border.
+
+Blending rule (:func:`blend_weights`): weights are separable, ``w(y, x) = wy(y) * wx(x)``.
+Along an axis a tile's weight is 0 within ``margin`` pixels of an edge it shares with a
+neighbour, rises along a raised-cosine (Hann) ramp across the rest of the overlap, and is 1
+elsewhere, including along the image border (where no other tile exists). The weights of
+all tiles are normalised to sum to exactly 1 at every pixel, so a flat image stays flat and
+a pixel covered by one tile gets that tile's value unchanged. With ``margin >= r`` (the
+receptive-field radius, ``receptive_field // 2``) every pixel that gets weight from a tile
+sees only real image content there, so the tiled output equals the untiled one up to float
+rounding; :class:`~deblurkit.inference.restorer.Restorer` with ``overlap="auto"`` picks
+``overlap = receptive_field`` and ``margin = receptive_field // 2``. The default margin is
+``overlap // 4`` (the ramp spans the middle half of the overlap).
+
+Memory: one output buffer of the image's size (float32) is accumulated tile by tile; only
+one tile's activations exist at a time. :func:`auto_tile_size` picks the tile side from the
+memory available (rule in its docstring).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from deblurkit.inference.backends import Backend
+
+#: Largest tile side :func:`auto_tile_size` picks (beyond it, larger tiles gain almost nothing).
+AUTO_MAX_TILE = 1024
+#: Smallest tile side :func:`auto_tile_size` picks (rounded up to the pad multiple).
+AUTO_MIN_TILE = 128
+#: Fraction of the available memory a tile's activations may use.
+AUTO_MEMORY_FRACTION = 0.5
+#: Absolute cap on a tile's activation memory (bytes) on the CPU, so that the whole process
+#: (tile + whole-image buffers + libraries) stays well under 2 GiB on a 4K image with S1.
+AUTO_CPU_BUDGET_BYTES = 768 * 2**20
+#: Bytes per pixel assumed for backends whose memory cannot be probed (ONNX Runtime etc.).
+DEFAULT_BYTES_PER_PIXEL = 2048
+#: Overlap used by ``overlap="auto"`` when the backend's receptive field is unknown.
+DEFAULT_OVERLAP = 32
+#: Side of the two square probes used by :func:`estimate_bytes_per_pixel` (times pad_multiple).
+PROBE_SIDES = (96, 160)
+
+
+def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
+    """Start offsets of the tiles along one axis of a (padded) length.
+
+    Args:
+        length: the axis length, a multiple of ``multiple``.
+        tile: tile side, a multiple of ``multiple`` (clipped to ``length``).
+        overlap: minimum overlap between consecutive tiles.
+        multiple: every start is a multiple of it.
+
+    Returns:
+        Sorted starts; the first is 0, the last is ``length - tile``.
+
+    Example:
+        >>> tile_starts(100, 40, 10)
+        [0, 30, 60]
+        >>> tile_starts(64, 32, 8, multiple=16)
+        [0, 16, 32]
+    """
+    tile = min(tile, length)
+    if tile >= length:
+        return [0]
+    step = (tile - overlap) // multiple * multiple
+    if step <= 0:
+        raise ValueError(f"tile {tile} is too small for overlap {overlap} (multiple {multiple})")
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _hann_rise(n: int) -> np.ndarray:
+    """n samples rising from 0 to 1 (exclusive) on a raised cosine; rise + reversed = 1."""
+    k = np.arange(n, dtype=np.float64)
+    return 0.5 - 0.5 * np.cos(np.pi * (k + 0.5) / n)
+
+
+def blend_weights(starts: list[int], tile: int, length: int, margin: int) -> list[np.ndarray]:
+    """Normalised 1-D blending weights of each tile along one axis (see the module docstring).
+
+    Args:
+        starts: from :func:`tile_starts`.
+        tile: tile side along this axis.
+        length: axis length the tiles cover.
+        margin: pixels next to a shared edge that get weight 0.
+
+    Returns:
+        One float64 array of length ``tile`` per tile; at every position the weights of the
+        tiles covering it sum to 1.
+
+    Example:
+        >>> w = blend_weights([0, 6], 10, 16, margin=1)
+        >>> w[0].round(3).tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    """
+    raw = []
+    for i, start in enumerate(starts):
+        weight = np.ones(tile, dtype=np.float64)
+        if i > 0:  # shared edge with the previous tile on the low side
+            overlap = starts[i - 1] + tile - start
+            m = min(margin, (overlap - 1) // 2)
+            weight[:m] = 0.0
+            weight[m:overlap - m] *= _hann_rise(overlap - 2 * m)
+        if i < len(starts) - 1:  # shared edge with the next tile on the high side
+            overlap = start + tile - starts[i + 1]
+            m = min(margin, (overlap - 1) // 2)
+            weight[tile - m:] = 0.0
+            weight[tile - overlap + m:tile - m] *= _hann_rise(overlap - 2 * m)[::-1]
+        raw.append(weight)
+    total = np.zeros(length, dtype=np.float64)
+    for start, weight in zip(starts, raw):
+        total[start:start + tile] += weight
+    if (total <= 0).any():  # cannot happen for starts from tile_starts with 2*overlap < tile
+        raise ValueError("tiles leave pixels with zero weight; use a larger tile or smaller overlap")
+    return [weight / total[start:start + tile] for start, weight in zip(starts, raw)]
+
+
+def auto_overlap(backend: Backend, tile: int) -> tuple[int, int]:
+    """``(overlap, margin)`` from the backend's receptive field, for a tile side ``tile``.
+
+    ``overlap = receptive_field`` (or :data:`DEFAULT_OVERLAP` when unknown), capped at
+    ``tile // 3`` so that each tile still adds a third of its side; ``margin = overlap // 2``:
+    every weighted pixel of a tile is at least the receptive-field radius away from its cut
+    edges. Tiled = untiled (up to float rounding) therefore holds when
+    ``tile >= 3 * receptive_field``.
+    """
+    field = getattr(backend, "receptive_field", None)
+    overlap = int(field) if field else DEFAULT_OVERLAP
+    overlap = max(1, min(overlap, int(tile) // 3))
+    return overlap, overlap // 2
+
+
+def _pad_tile(crop: Tensor, pad_h: int, pad_w: int) -> Tensor:
+    """Pad a border tile at the bottom/right as the network pads the whole image."""
+    if pad_h == 0 and pad_w == 0:
+        return crop
+    height, width = crop.shape[-2:]
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(crop, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def restore_tiled(backend: Backend | Callable[[Tensor], Tensor], image: Tensor,
+                  tile: int | str, overlap: int | str, *, margin: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Tensor:
+    """Run ``backend`` on overlapping tiles of ``image`` and blend them (module docstring).
+
+    Tiles are processed one at a time; the result is accumulated into one float32 buffer on
+    ``image``'s device, so memory is the image buffers plus one tile's activations. When the
+    tile covers the whole (padded) image the backend runs once on the image itself, so the
+    output is exactly the untiled output.
+
+    Args:
+        backend: a :class:`~deblurkit.inference.backends.Backend` (``pad_multiple`` is read
+            from it; 1 when absent).
+        image: ``(B, 3, H, W)`` float32 in ``[0, 1]``.
+        tile: tile side in pixels, rounded up to a multiple of ``pad_multiple`` (at least
+            twice it); ``"auto"``: :func:`auto_tile_size`.
+        overlap: minimum overlap of neighbouring tiles (rounded up to the pad multiple);
+            ``2 * overlap`` must be smaller than the tile. ``"auto"``: the backend's
+            ``receptive_field`` (:data:`DEFAULT_OVERLAP` when unknown), capped at a third
+            of the tile, with ``margin = overlap // 2`` (:func:`auto_overlap`).
+        margin: pixels next to a shared tile edge that get no weight (default
+            ``overlap // 4``); choose ``receptive_field // 2`` for exactness.
+        progress: optional ``progress(done, total)`` called after each tile.
+
+    Returns:
+        ``(B, 3, H, W)`` float32 in ``[0, 1]`` on ``image``'s device.
+
+    Raises:
+        ValueError: bad sizes (tile < 1, overlap < 0, 2 * overlap >= tile).
+
+    Example:
+        >>> net = torch.nn.Conv2d(3, 3, 3, padding=1)
+        >>> out = restore_tiled(lambda x: net(x).clamp(0, 1), torch.rand(1, 3, 50, 70), 32, 8)
+        >>> out.shape
+        torch.Size([1, 3, 50, 70])
+    """
+    if image.ndim != 4:
+        raise ValueError(f"expected a B x C x H x W image, got shape {tuple(image.shape)}")
+    if tile == "auto":
+        tile = auto_tile_size(backend)
+    if overlap == "auto":
+        overlap, margin = auto_overlap(backend, int(tile))
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile} overlap={overlap}")
+    multiple = max(1, int(getattr(backend, "pad_multiple", 1) or 1))
+    height, width = image.shape[-2:]
+    padded_h = math.ceil(height / multiple) * multiple
+    padded_w = math.ceil(width / multiple) * multiple
+    tile = max(2 * multiple, math.ceil(tile / multiple) * multiple)
+    if tile >= padded_h and tile >= padded_w:
+        with torch.inference_mode():
+            return backend(image).to(image.device, torch.float32)
+    if 2 * overlap >= tile:
+        raise ValueError(f"overlap {overlap} must be less than half the tile ({tile})")
+    overlap_r = math.ceil(overlap / multiple) * multiple
+    margin = overlap // 4 if margin is None else int(margin)
+    tile_h, tile_w = min(tile, padded_h), min(tile, padded_w)
+    rows = tile_starts(padded_h, tile_h, overlap_r, multiple)
+    cols = tile_starts(padded_w, tile_w, overlap_r, multiple)
+    weights_y = [torch.from_numpy(w).to(image.device, torch.float32)
+                 for w in blend_weights(rows, tile_h, padded_h, margin)]
+    weights_x = [torch.from_numpy(w).to(image.device, torch.float32)
+                 for w in blend_weights(cols, tile_w, padded_w, margin)]
+    total, done = len(rows) * len(cols), 0
+    with torch.inference_mode():
+        output = torch.zeros(image.shape[0], 3, height, width, dtype=torch.float32,
+                             device=image.device)
+        for y0, wy in zip(rows, weights_y):
+            valid_h = min(tile_h, height - y0)
+            for x0, wx in zip(cols, weights_x):
+                valid_w = min(tile_w, width - x0)
+                crop = image[:, :, y0:y0 + valid_h, x0:x0 + valid_w]
+                crop = _pad_tile(crop, tile_h - valid_h, tile_w - valid_w)
+                result = backend(crop)[:, :, :valid_h, :valid_w].to(image.device, torch.float32)
+                weight = wy[:valid_h, None] * wx[None, :valid_w]
+                output[:, :, y0:y0 + valid_h, x0:x0 + valid_w].addcmul_(result, weight)
+                del result, crop
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        return output.clamp_(0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------ memory / auto
+
+def available_memory(device: str | torch.device = "cpu") -> int | None:
+    """Bytes of memory available for new allocations on ``device``, or None if unknown.
+
+    CUDA: ``torch.cuda.mem_get_info`` (free bytes). CPU: ``MemAvailable`` from
+    ``/proc/meminfo`` (Linux); None elsewhere.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    if sys.platform.startswith("linux") and os.path.exists("/proc/meminfo"):
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    return None
+
+
+class _PeakTracker(TorchDispatchMode):
+    """Tracks the peak bytes of tensor storages alive during a forward (CPU probe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, list[int]] = {}
+        self.current = 0
+        self.peak = 0
+
+    def _release(self, key: int) -> None:
+        entry = self.live.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.current -= entry[0]
+            del self.live[key]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        import weakref
+
+        from torch.utils._pytree import tree_flatten
+
+        out = func(*args, **(kwargs or {}))
+        for tensor in tree_flatten(out)[0]:
+            if isinstance(tensor, Tensor):
+                storage = tensor.untyped_storage()
+                key = storage.data_ptr()
+                if key in self.live:
+                    self.live[key][1] += 1
+                else:
+                    self.live[key] = [storage.nbytes(), 1]
+                    self.current += storage.nbytes()
+                    self.peak = max(self.peak, self.current)
+                weakref.finalize(tensor, self._release, key)
+        return out
+
+
+def _probe_peak(backend: Backend, side: int, device: torch.device) -> int:
+    probe = torch.zeros(1, 3, side, side)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        backend(probe)
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - before)
+    tracker = _PeakTracker()
+    with tracker:
+        result = backend(probe)
+    del result
+    return tracker.peak
+
+
+def estimate_bytes_per_pixel(backend: Backend) -> float:
+    """Peak activation bytes per input pixel of one forward, measured by two probes.
+
+    Torch backends run two square zero images (sides :data:`PROBE_SIDES`, rounded to the
+    pad multiple) and take the slope of peak memory against pixels (this removes constant
+    costs such as weights). On CUDA the peak comes from ``torch.cuda.max_memory_allocated``;
+    on the CPU from a dispatch-mode tracker of live tensor storages (allocator slack and
+    oneDNN workspaces are not counted, hence the safety margin in :func:`auto_tile_size`).
+    Other backends (ONNX Runtime) use their ``bytes_per_pixel`` attribute if they have one,
+    else :data:`DEFAULT_BYTES_PER_PIXEL`. The result is cached on the backend.
+    """
+    cached = getattr(backend, "_bytes_per_pixel", None)
+    if cached is not None:
+        return cached
+    declared = getattr(backend, "bytes_per_pixel", None)
+    if declared is not None:
+        return float(declared)
+    device = getattr(backend, "device", None)
+    if backend.__class__.__name__ not in ("TorchBackend", "TorchScriptBackend") or device is None:
+        return float(DEFAULT_BYTES_PER_PIXEL)
+    multiple = max(1, int(getattr(backend, "pad_multiple", 1) or 1))
+    sides = [math.ceil(s / multiple) * multiple for s in PROBE_SIDES]
+    if sides[0] == sides[1]:
+        sides[1] += multiple
+    peaks = [_probe_peak(backend, side, torch.device(device)) for side in sides]
+    slope = (peaks[1] - peaks[0]) / (sides[1] ** 2 - sides[0] ** 2)
+    value = max(slope, peaks[1] / sides[1] ** 2 * 0.5, 1.0)
+    try:
+        backend._bytes_per_pixel = value  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return value
+
+
+def auto_tile_size(backend: Backend, available_bytes: int | None = None, *,
+                   max_tile: int = AUTO_MAX_TILE, min_tile: int = AUTO_MIN_TILE,
+                   memory_fraction: float = AUTO_MEMORY_FRACTION,
+                   safety: float = 1.5) -> int:
+    """Tile side that fits the memory available to one tile's activations.
+
+    Rule: ``budget = memory_fraction * available`` (on the CPU also capped at
+    :data:`AUTO_CPU_BUDGET_BYTES`), ``side = sqrt(budget / (safety * bytes_per_pixel))``
+    with ``bytes_per_pixel`` from :func:`estimate_bytes_per_pixel`, rounded down to a
+    multiple of the backend's ``pad_multiple`` and clamped to ``[min_tile, max_tile]``
+    (both rounded to the multiple). ``available`` is ``available_bytes`` when given, else
+    :func:`available_memory` of the backend's device (CUDA free memory, or
+    ``MemAvailable``); when unknown, 2 GiB is assumed.
+
+    Returns:
+        The tile side, a multiple of ``pad_multiple``.
+
+    Example:
+        >>> auto_tile_size(backend, available_bytes=2**30)   # doctest: +SKIP
+        512
+    """
+    multiple = max(1, int(getattr(backend, "pad_multiple", 1) or 1))
+    device = torch.device(getattr(backend, "device", "cpu") or "cpu")
+    if available_bytes is None:
+        available_bytes = available_memory(device)
+        if available_bytes is None:
+            available_bytes = 2 * 2**30
+    budget = memory_fraction * float(available_bytes)
+    if device.type == "cpu":
+        budget = min(budget, AUTO_CPU_BUDGET_BYTES)
+    per_pixel = estimate_bytes_per_pixel(backend) * safety
+    side = int(math.sqrt(max(budget, 0.0) / per_pixel))
+    low = max(2 * multiple, math.ceil(min_tile / multiple) * multiple)
+    high = max(low, max_tile // multiple * multiple)
+    return int(min(max(side // multiple * multiple, low), high))
