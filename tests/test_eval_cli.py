@@ -244,3 +244,39 @@ def test_identity_restore_hook_gives_the_identity_scores_on_8_bit(folders):
     for a, b in zip(native.images, through_float.images, strict=True):
         assert b.psnr == pytest.approx(a.psnr, abs=1e-9)
         assert b.ssim == pytest.approx(a.ssim, abs=1e-12)
+
+
+def test_gopro_layout_scores_every_scene_and_records_the_blur_folder(tmp_path, capsys):
+    root = tmp_path / "GOPRO"
+    expected = {}
+    for scene, seed in (("GOPR0001", 4), ("GOPR0002", 5)):
+        image = _sharp(seed)
+        _save(root / "test" / scene / "sharp" / "000001.png", image)
+        _save(root / "test" / scene / "blur" / "000001.png", _blur(image))
+        _save(root / "test" / scene / "blur_gamma" / "000001.png", image)  # identical
+        expected[f"{scene}/000001.png"] = (psnr(_blur(image), image), ssim(_blur(image), image))
+    _save(root / "test" / "GOPR0002" / "blur" / "000002.png", _sharp(6))  # no sharp twin
+    code, out, err = _eval(capsys, "--gopro", str(root), "--json", str(tmp_path / "r.json"))
+    assert code == 1 and "GOPR0002/000002.png" in err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["dataset"] == {"layout": "gopro", "root": str(root), "split": "test",
+                               "blur_folder": "blur"}
+    scores = {i["path"]: (i["psnr"], i["ssim"]) for i in data["images"]}
+    assert scores.keys() == expected.keys()
+    for path, values in expected.items():
+        assert scores[path] == pytest.approx(values, abs=1e-9)
+    assert [m["path"] for m in data["missing"]] == ["GOPR0002/000002.png"]
+    code, _, _ = _eval(capsys, "--gopro", str(root), "--blur-folder", "blur_gamma",
+                       "--json", str(tmp_path / "g.json"))
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert code == 0 and data["mean"]["ssim"] == 1.0
+    assert data["dataset"]["blur_folder"] == "blur_gamma"
+
+
+def test_gopro_and_folders_are_exclusive(folders, tmp_path, capsys):
+    blur, sharp, _ = folders
+    code, _, err = _eval(capsys, "--gopro", str(tmp_path), "--blur", str(blur), "--sharp",
+                         str(sharp))
+    assert code == 2 and "not both" in err
+    code, _, err = _eval(capsys, "--blur", str(blur))
+    assert code == 2 and "--sharp" in err

@@ -1,7 +1,9 @@
 """Score images against sharp references: per-image and mean PSNR / SSIM.
 
 Pairs the files of --blur and --sharp by relative path (the suffix may differ: a/1.png pairs
-with a/1.jpg). Without a model the blurred input itself is scored (the identity baseline).
+with a/1.jpg). Instead of two folders, --gopro ROOT scores a GoPro-layout dataset
+(ROOT/<split>/<scene>/{blur,sharp}/, as GoPro ships and `deblurkit synth` writes), with
+--split and --blur-folder (blur or blur_gamma, recorded in the JSON). Without a model the blurred input itself is scored (the identity baseline).
 Prints a table on stdout and, with --json, writes the scores and the conventions used.
 Files present on one side only, unreadable files and size mismatches are reported (table,
 stderr, JSON) and make the exit status 1; the good pairs are still scored and written.
@@ -46,10 +48,15 @@ def _odd_window(value: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--blur", required=True, type=existing_dir, metavar="DIR",
+    parser.add_argument("--blur", type=existing_dir, metavar="DIR",
                         help="folder of blurred (or restored) images, searched recursively")
-    parser.add_argument("--sharp", required=True, type=existing_dir, metavar="DIR",
+    parser.add_argument("--sharp", type=existing_dir, metavar="DIR",
                         help="folder of sharp references with the same relative paths")
+    parser.add_argument("--gopro", type=existing_dir, metavar="ROOT",
+                        help="instead of --blur/--sharp: a GoPro-layout dataset root")
+    parser.add_argument("--split", default="test", help="with --gopro: split (default test)")
+    parser.add_argument("--blur-folder", choices=("blur", "blur_gamma"), default="blur",
+                        help="with --gopro: which blurred folder to score (default blur)")
     parser.add_argument("--json", metavar="OUT", default=None,
                         help="write per-image and mean scores and the conventions as JSON")
     parser.add_argument("--overwrite", action="store_true",
@@ -79,12 +86,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from deblurkit.errors import OutputExistsError
+    from deblurkit.errors import OutputExistsError, UserError
     from deblurkit.metrics.config import MetricConfig
-    from deblurkit.metrics.evaluate import evaluate_folders, format_table, problem_lines
+    from deblurkit.metrics.evaluate import (evaluate_folders, evaluate_gopro, format_table,
+                                            problem_lines)
     from deblurkit.utils.atomic import write_text_atomic
     from deblurkit.utils.progress import progress
 
+    if args.gopro is not None and (args.blur or args.sharp):
+        raise UserError("pass either --gopro ROOT or --blur DIR --sharp DIR, not both", 2)
+    if args.gopro is None and not (args.blur and args.sharp):
+        raise UserError("--blur DIR and --sharp DIR are required (or --gopro ROOT)", 2)
     config = MetricConfig(data_range=args.data_range, channel=args.channel,
                           crop_border=args.crop_border, quantize=args.quantize,
                           quantize_bits=args.quantize_bits, ssim_window=args.ssim_window,
@@ -102,14 +114,18 @@ def run(args: argparse.Namespace) -> int:
 
         restorer = make_restorer(args)  # fails here (before the loop) on a bad model
         restore_fn, model_name = restorer, str(args.model)
-    result = evaluate_folders(args.blur, args.sharp, config, restore=restore_fn,
-                              model=model_name, wrap=wrap)
+    if args.gopro is not None:
+        result = evaluate_gopro(args.gopro, args.split, args.blur_folder, config,
+                                restore=restore_fn, model=model_name, wrap=wrap)
+    else:
+        result = evaluate_folders(args.blur, args.sharp, config, restore=restore_fn,
+                                  model=model_name, wrap=wrap)
     sys.stdout.write(format_table(result))
     sys.stdout.flush()
     for line in problem_lines(result):
         print(f"deblurkit eval: {line}", file=sys.stderr)
     if not result.images and not result.missing and not result.failed:
-        print(f"deblurkit eval: no images found in {args.blur} or {args.sharp}",
+        print(f"deblurkit eval: no images found in {result.blur_dir} or {result.sharp_dir}",
               file=sys.stderr)
     if json_path is not None:
         write_text_atomic(json_path, result.to_json(), overwrite=args.overwrite)

@@ -6,6 +6,7 @@
 - :func:`psnr_torch`, :func:`ssim_torch` -- batched, differentiable torch versions (torch is
   imported only when one of them is first used).
 - :func:`evaluate_folders` -- score two folders of images paired by relative path.
+- :func:`evaluate_gopro` -- score a GoPro-layout dataset (`<split>/<scene>/{blur,sharp}`).
 
 See ``docs/metrics.md``.
 """
@@ -17,13 +18,13 @@ from typing import Any
 
 from deblurkit.metrics.color import rgb_to_y
 from deblurkit.metrics.config import MetricConfig
-from deblurkit.metrics.evaluate import EvalResult, evaluate_folders
+from deblurkit.metrics.evaluate import EvalResult, evaluate_folders, evaluate_gopro
 from deblurkit.metrics.reference import MetricInputError, psnr, ssim
 
 _TORCH_NAMES = {"psnr_torch", "ssim_torch", "rgb_to_y_torch"}
 
 __all__ = ["MetricConfig", "MetricInputError", "psnr", "ssim", "rgb_to_y", "psnr_torch",
-           "ssim_torch", "rgb_to_y_torch", "evaluate_folders", "EvalResult"]
+           "ssim_torch", "rgb_to_y_torch", "evaluate_folders", "evaluate_gopro", "EvalResult"]
 
 
 def __getattr__(name: str) -> Any:

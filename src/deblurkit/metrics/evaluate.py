@@ -85,6 +85,8 @@ class EvalResult:
         config: the conventions used.
         model: what produced the restored images (``"identity"``: the blurred input itself).
         blur_dir, sharp_dir: the two folders.
+        dataset: for a dataset layout (:func:`evaluate_gopro`), what was read: layout, root,
+            split and blur folder; None for two plain folders.
     """
 
     images: list[ImageScore]
@@ -94,6 +96,7 @@ class EvalResult:
     model: str
     blur_dir: str
     sharp_dir: str
+    dataset: dict[str, str] | None = None
 
     @property
     def count(self) -> int:
@@ -145,6 +148,7 @@ class EvalResult:
             "model": self.model,
             "blur_dir": self.blur_dir,
             "sharp_dir": self.sharp_dir,
+            "dataset": self.dataset,
             "config": self.config.as_dict(),
             "count": self.count,
             "mean": {
@@ -274,6 +278,66 @@ def evaluate_folders(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike,
     failed: list[FailedPair] = []
     blur_index = _index_folder(blur_root, "blur", failed)
     sharp_index = _index_folder(sharp_root, "sharp", failed)
+    return _evaluate_index(blur_index, sharp_index, failed, cfg, restore, model, wrap,
+                           blur_dir=str(blur_root), sharp_dir=str(sharp_root))
+
+
+def evaluate_gopro(root: str | os.PathLike, split: str = "test", blur_folder: str = "blur",
+                   config: MetricConfig | None = None, restore: RestoreFn | None = None,
+                   model: str | None = None,
+                   wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+                   ) -> EvalResult:
+    """Score a GoPro-layout dataset: ``root/<split>/<scene>/{<blur_folder>,sharp}/*``.
+
+    The same rules as :func:`evaluate_folders`, scene by scene; paths in the result are
+    ``<scene>/<name>``. This is the layout of GoPro (Nah et al. 2017) and of the data
+    ``deblurkit synth`` writes.
+
+    Args:
+        root: dataset root (holding ``train/`` and ``test/``).
+        split: ``"test"`` (default) or ``"train"``.
+        blur_folder: ``"blur"`` or GoPro's ``"blur_gamma"``; recorded in the result.
+        config, restore, model, wrap: as :func:`evaluate_folders`.
+
+    Raises:
+        UserError: ``root/<split>`` is not a folder or holds no scene with both folders.
+    """
+    cfg = MetricConfig() if config is None else config
+    split_dir = Path(root) / split
+    if not split_dir.is_dir():
+        raise UserError(f"{split_dir}: not a folder (expected the GoPro layout "
+                        f"<root>/<split>/<scene>/{{{blur_folder},sharp}}/)")
+    scenes = sorted(d for d in split_dir.iterdir()
+                    if (d / blur_folder).is_dir() or (d / "sharp").is_dir())
+    if not scenes:
+        raise UserError(f"{split_dir}: no <scene>/{blur_folder} and <scene>/sharp folders")
+    failed: list[FailedPair] = []
+    blur_index: dict[str, tuple[str, Path]] = {}
+    sharp_index: dict[str, tuple[str, Path]] = {}
+    for scene in scenes:
+        for folder, side, index in ((blur_folder, "blur", blur_index),
+                                    ("sharp", "sharp", sharp_index)):
+            scene_failed: list[FailedPair] = []
+            found = _index_folder(scene / folder, side, scene_failed) \
+                if (scene / folder).is_dir() else {}
+            index.update({f"{scene.name}/{key}": (f"{scene.name}/{rel}", path)
+                          for key, (rel, path) in found.items()})
+            failed += [dataclasses.replace(f, path=f"{scene.name}/{f.path}")
+                       for f in scene_failed]
+    result = _evaluate_index(blur_index, sharp_index, failed, cfg, restore, model, wrap,
+                             blur_dir=str(split_dir / f"*/{blur_folder}"),
+                             sharp_dir=str(split_dir / "*/sharp"))
+    result.dataset = {"layout": "gopro", "root": str(root), "split": split,
+                      "blur_folder": blur_folder}
+    return result
+
+
+def _evaluate_index(blur_index: dict[str, tuple[str, Path]],
+                    sharp_index: dict[str, tuple[str, Path]], failed: list[FailedPair],
+                    cfg: MetricConfig, restore: RestoreFn | None, model: str | None,
+                    wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None,
+                    blur_dir: str, sharp_dir: str) -> EvalResult:
+    """Pair two indexes (key -> (relative path, file)), score the pairs, report the rest."""
     ambiguous = {f.path for f in failed}
     missing = [MissingPair(rel, "blur", "sharp") for key, (rel, _) in blur_index.items()
                if key not in sharp_index and key not in ambiguous]
@@ -290,7 +354,7 @@ def evaluate_folders(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike,
         model = IDENTITY_MODEL if restore is None else getattr(restore, "__name__", "custom")
     return EvalResult(images=images, missing=sorted(missing, key=lambda m: m.path),
                       failed=sorted(failed, key=lambda f: f.path), config=cfg, model=model,
-                      blur_dir=str(blur_root), sharp_dir=str(sharp_root))
+                      blur_dir=blur_dir, sharp_dir=sharp_dir)
 
 
 def _format_psnr(value: float) -> str:
