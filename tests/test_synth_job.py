@@ -349,7 +349,8 @@ def test_cli_help_and_tiny_run(tmp_path, capsys):
                  "--workers", "1", "--seed", "3"])
     assert code == 0
     assert "wrote 4 train + 2 test pairs" in capsys.readouterr().out
-    assert len(list((out / "train").rglob("blur/*.png"))) == 4 + 3
+    assert len(list((out / "train").rglob("blur/*.png"))) == 4   # image pairs only
+    assert len(list((out / "videos" / "train").rglob("blur/*.png"))) == 3
     # a second run into the same folder: one-line error, non-zero exit
     code = main(["synth", "-o", str(out), "--train", "1", "--test", "0", "--size", "24"])
     err = capsys.readouterr().err
@@ -376,14 +377,17 @@ def test_short_video_gives_a_shorter_clip(video_file, tmp_path):
 
 
 def test_output_is_read_by_the_data_loaders(tiny_run):
-    pairs_mod = pytest.importorskip("deblurkit.data.pairs")
-    video_mod = pytest.importorskip("deblurkit.data.video")
+    from deblurkit.data import pairs as pairs_mod
+    from deblurkit.data import video as video_mod
+
     out, manifest = tiny_run
     for split in ("train", "test"):
+        # clips live under videos/, so a split holds the image pairs only
         found = pairs_mod.gopro_pairs(out, split)
-        expected = sum(1 for r in manifest.pairs if r["split"] == split) + sum(
-            r["params"]["frames"] for r in manifest.clips if r["split"] == split)
-        assert len(found) == expected
+        assert len(found) == sum(1 for r in manifest.pairs if r["split"] == split)
+        clips = video_mod.video_clips(out / "videos", split, only_labelled=True)
+        assert sorted(c.name for c in clips) == sorted(
+            Path(r["folder"]).name for r in manifest.clips if r["split"] == split)
     clip = manifest.clips[0]
     labels = video_mod.read_labels(out / clip["labels"])
     assert labels == {iv["frame"]: iv["blurred"] for iv in clip["intervals"]}

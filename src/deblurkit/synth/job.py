@@ -15,7 +15,8 @@ Layout (the GoPro layout, read by ``deblurkit.data``)::
     <out>/<split>/<scene>/blur/<name>.png
     <out>/<split>/<scene>/sharp/<name>.png
     <out>/<split>/<scene>/kernel/<name>.png, <name>.npy     (kernel kind only)
-    <out>/<split>/<clip>/labels.csv                          (video kind: "frame,blurred")
+    <out>/videos/<split>/<clip>/{blur,sharp}/<frame>.png     (video kind)
+    <out>/videos/<split>/<clip>/labels.csv                   (video kind: "frame,blurred")
     <out>/manifest.json                                      (every parameter used)
     <out>/preview.png                                        (blur | sharp | kernel grid)
 
@@ -61,6 +62,8 @@ MARKER_NAME = ".deblurkit-synth"
 MANIFEST_NAME = "manifest.json"
 PREVIEW_NAME = "preview.png"
 LABELS_NAME = "labels.csv"
+#: Clips live under their own root, so the image-pair splits hold image pairs only.
+VIDEOS_DIR = "videos"
 MANIFEST_FORMAT = "deblurkit-synth/1"
 #: Rows of the preview grid.
 PREVIEW_ROWS = 6
@@ -395,7 +398,8 @@ def run_task(task: Task) -> dict[str, Any]:
     ctx = _CTX
     assert ctx is not None, "worker not initialised"
     rng = np.random.default_rng(item_seed(ctx.config.seed, task.split, task.group, task.index))
-    folder = ctx.config.out / task.split / task.scene
+    split_root = ctx.config.out / VIDEOS_DIR if task.kind == "video" else ctx.config.out
+    folder = split_root / task.split / task.scene
     maker = {"kernel": _make_kernel_pair, "average": _make_average_pair,
              "video": _make_clip}[task.kind]
     record = {"split": task.split, "kind": task.kind, "source": task.source,
@@ -655,7 +659,8 @@ def run_synth(config: SynthConfig, report: Any = None) -> Manifest:
                    for split in SPLITS},
         "layout": {"pair": "<split>/<scene>/{blur,sharp}/<name>.png",
                    "kernel": "<split>/<scene>/kernel/<name>.{png,npy}",
-                   "clip_labels": f"<split>/<clip>/{LABELS_NAME} (frame,blurred)"},
+                   "clip": f"{VIDEOS_DIR}/<split>/<clip>/{{blur,sharp}}/<frame>.png",
+                   "clip_labels": f"{VIDEOS_DIR}/<split>/<clip>/{LABELS_NAME} (frame,blurred)"},
         "skipped_inputs": [{"path": p, "reason": r} for p, r in failures],
         "items": items,
     }
