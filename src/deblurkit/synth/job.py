@@ -525,14 +525,16 @@ def _make_preview(config: SynthConfig, records: list[dict[str, Any]]) -> None:
 
     h, w = config.size
     rows = []
-    chosen = [r for r in records if r["split"] == "train" and "blur" in r]
+    # the train split, or the test split when no train data was asked for
+    split = "train" if any(r["split"] == "train" for r in records) else "test"
+    chosen = [r for r in records if r["split"] == split and "blur" in r]
     by_kind = {k: [r for r in chosen if r["kind"] == k] for k in PAIR_KINDS}
     picks = []
     while len(picks) < PREVIEW_ROWS and any(by_kind.values()):
         for k in PAIR_KINDS:
             if by_kind[k] and len(picks) < PREVIEW_ROWS:
                 picks.append(by_kind[k].pop(0))
-    clips = [r for r in records if r["split"] == "train" and r["kind"] == "video"]
+    clips = [r for r in records if r["split"] == split and r["kind"] == "video"]
     if clips:  # one blurred frame of the first clip, if any
         clip = clips[0]
         blurred = [iv for iv in clip["intervals"] if iv["blurred"]]
