@@ -456,7 +456,7 @@ def prepare_output(config: SynthConfig, inputs: Sequence[Path]) -> None:
         if not ours:
             raise UserError(f"{out}: not a deblurkit synth output folder; refusing to "
                             f"overwrite it (choose an empty -o)")
-        for name in (*SPLITS, MANIFEST_NAME, PREVIEW_NAME):
+        for name in (*SPLITS, VIDEOS_DIR, MANIFEST_NAME, PREVIEW_NAME):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
