@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -345,3 +346,15 @@ def test_frame_selector_structure():
     assert p.shape == (1,) and 0 <= p.item() <= 1
     hidden = FrameSelector(**CLF_TINY, fc_hidden=16)
     assert [m.out_features for m in hidden.modules() if isinstance(m, nn.Linear)] == [16, 1]
+
+
+@pytest.mark.parametrize("size", [(6, 6), (7, 9), (13, 5), (16, 24)])
+@pytest.mark.parametrize("bins", [1, 2, 3, 6])
+def test_sliced_adaptive_pooling_equals_torch(size, bins):
+    from deblurkit.models.layers import adaptive_avg_pool2d
+
+    if min(size) < bins:
+        pytest.skip("fewer pixels than bins")
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    assert torch.allclose(adaptive_avg_pool2d(x, bins), F.adaptive_avg_pool2d(x, bins),
+                          atol=1e-12)

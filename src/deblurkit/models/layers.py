@@ -212,3 +212,37 @@ def set_inference_dropout(module: nn.Module, enabled: bool) -> None:
                 layer.momentum = layer._deblurkit_momentum
                 del layer._deblurkit_momentum
                 layer.training = module.training
+
+
+def adaptive_avg_pool2d(x: Tensor, bins: int) -> Tensor:
+    """Adaptive average pooling to ``bins x bins``, written with slices so it exports.
+
+    Bin ``i`` of a side of length ``L`` averages ``[floor(i L / b), ceil((i + 1) L / b))``,
+    exactly :func:`torch.nn.functional.adaptive_avg_pool2d`; unlike it, the graph traces with
+    dynamic height and width (ONNX has no adaptive pooling operator).
+
+    Args:
+        x: input ``(B, C, H, W)`` with ``H, W >= bins``.
+        bins: output side.
+
+    Shape: ``(B, C, H, W) -> (B, C, bins, bins)``.
+
+    Example:
+        >>> x = torch.rand(1, 2, 7, 9)
+        >>> torch.allclose(adaptive_avg_pool2d(x, 3), torch.nn.functional.adaptive_avg_pool2d(x, 3))
+        True
+    """
+    height, width = x.shape[-2], x.shape[-1]
+
+    def bounds(i: int, length):
+        return (i * length) // bins, ((i + 1) * length + bins - 1) // bins
+
+    rows = []
+    for i in range(bins):
+        top, bottom = bounds(i, height)
+        cells = []
+        for j in range(bins):
+            left, right = bounds(j, width)
+            cells.append(x[..., top:bottom, left:right].mean(dim=(-2, -1), keepdim=True))
+        rows.append(torch.cat(cells, dim=-1))
+    return torch.cat(rows, dim=-2)

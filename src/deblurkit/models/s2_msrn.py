@@ -92,14 +92,17 @@ def gaussian_blur(x: Tensor, kernel_size: int = PYRAMID_KERNEL_SIZE,
 
     Shape: ``(B, C, H, W) -> (B, C, H, W)``.
     """
-    channels = x.shape[1]
+    batch, channels, height, width = x.shape
     taps = gaussian_kernel1d(kernel_size, sigma, dtype=x.dtype, device=x.device)
     radius = kernel_size // 2
-    mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
-    x = F.pad(x, (radius, radius, radius, radius), mode=mode)
-    x = F.conv2d(x, taps.view(1, 1, 1, -1).expand(channels, 1, 1, kernel_size), groups=channels)
-    return F.conv2d(x, taps.view(1, 1, -1, 1).expand(channels, 1, kernel_size, 1),
-                    groups=channels)
+    mode = "reflect" if min(height, width) > radius else "replicate"
+    # every channel blurred as its own one-channel image: a fixed-shape kernel, so the graph
+    # exports to ONNX with dynamic batch, channels and size
+    y = F.pad(x.reshape(batch * channels, 1, height, width), (radius, radius, radius, radius),
+              mode=mode)
+    y = F.conv2d(y, taps.view(1, 1, 1, -1))
+    y = F.conv2d(y, taps.view(1, 1, -1, 1))
+    return y.reshape(batch, channels, height, width)
 
 
 def gaussian_pyramid(x: Tensor, levels: int, kernel_size: int = PYRAMID_KERNEL_SIZE,

@@ -68,7 +68,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from deblurkit.models.base import RestorationNet, ValueRange
-from deblurkit.models.layers import PTELU
+from deblurkit.models.layers import PTELU, adaptive_avg_pool2d
 from deblurkit.models.registry import register_model
 
 PAPER = "S3 (Song & Wu 2019, MSDN), Sec. 3.1-3.3, Fig. 2"
@@ -223,7 +223,7 @@ class PyramidPooling(nn.Module):
         size = x.shape[-2:]
         outputs = [x]
         for bins, branch in zip(self.bins, self.branches):
-            pooled = branch(F.adaptive_avg_pool2d(x, bins))
+            pooled = branch(adaptive_avg_pool2d(x, bins))
             outputs.append(F.interpolate(pooled, size=size, mode="bilinear", align_corners=False))
         return torch.cat(outputs, dim=1)
 

@@ -1,0 +1,179 @@
+"""Inference speed per generator at 1280x720: torch fp32, torch bf16 (CPU autocast) and ONNX
+Runtime, with the fraction of this machine's convolution peak, measured in the same run.
+
+Run by hand (never by the tests), on a machine as quiet as possible:
+
+    .venv/bin/python benchmarks/inference.py                              # every generator
+    .venv/bin/python benchmarks/inference.py --models s4_deblurnet s3_dn --runs 3
+
+Per model: MACs at 1280x720 (``count_macs``, meta device), the median latency of ``--runs``
+calls after one warm-up for each backend, megapixels per second, achieved GMAC/s and
+``peak_fraction = achieved GMAC/s / probe GMAC/s``. The probe is a 3x3, 64->64 channel
+convolution on a 256x256 image, batch 1 (a large, well-shaped convolution), timed in fp32 and
+bf16 in the same process: the fp32 probe is the reference for torch fp32 and ONNX Runtime,
+the bf16 probe for torch bf16. Models use their registered (paper) widths and untrained
+weights (speed does not depend on the values). ``os.getloadavg()`` before and after each model
+is stored: other processes sharing the CPU make the numbers slower, not faster.
+
+Results are merged into ``benchmarks/results/inference.json`` (rows keyed by model) and the
+table between the ``inference-table`` markers of ``docs/performance.md`` is regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import RESULTS, count_macs, machine, median_latency, save_json  # noqa: E402
+
+from deblurkit.models import create_model, list_models  # noqa: E402
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+START, END = "<!-- inference-table:start -->", "<!-- inference-table:end -->"
+RESULT_FILE = "inference.json"
+HD = (720, 1280)
+#: The probe convolution: channels, spatial side, kernel.
+PROBE_CHANNELS, PROBE_SIDE, PROBE_KERNEL = 64, 256, 3
+#: Intra-op threads of ONNX Runtime (the issue's setting).
+ORT_THREADS = 2
+
+
+def probe(runs: int) -> dict:
+    """Achievable GMAC/s of a large, well-shaped convolution in fp32 and bf16 (autocast)."""
+    conv = torch.nn.Conv2d(PROBE_CHANNELS, PROBE_CHANNELS, PROBE_KERNEL,
+                           padding=PROBE_KERNEL // 2).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, PROBE_CHANNELS, PROBE_SIDE, PROBE_SIDE).to(
+        memory_format=torch.channels_last)
+    macs = PROBE_CHANNELS * PROBE_CHANNELS * PROBE_KERNEL ** 2 * PROBE_SIDE ** 2
+    out = {"macs": macs, "shape": [1, PROBE_CHANNELS, PROBE_SIDE, PROBE_SIDE],
+           "kernel": PROBE_KERNEL}
+    with torch.inference_mode():
+        seconds, _ = median_latency(lambda: conv(x), runs=max(runs, 5), warmup=2)
+        out["fp32_gmacs"] = macs / seconds / 1e9
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            seconds, _ = median_latency(lambda: conv(x), runs=max(runs, 5), warmup=2)
+        out["bf16_gmacs"] = macs / seconds / 1e9
+    # the same convolution through F.conv2d in plain NCHW, for reference
+    with torch.inference_mode():
+        xc = x.contiguous()
+        seconds, _ = median_latency(lambda: F.conv2d(xc, conv.weight, conv.bias, padding=1),
+                                    runs=max(runs, 5), warmup=2)
+    out["fp32_nchw_gmacs"] = macs / seconds / 1e9
+    return out
+
+
+def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
+    from deblurkit.export import ONNX_NOT_EXPORTABLE, export_onnx
+    from deblurkit.inference.onnx_backend import OnnxBackend
+
+    row: dict = {"name": name, "load_before": list(os.getloadavg())}
+    macs = count_macs(lambda: create_model(name), (1, 3, *HD))
+    row["macs"] = macs
+    model = create_model(name).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, *HD).to(memory_format=torch.channels_last)
+    megapixels = HD[0] * HD[1] / 1e6
+    results = {}
+    with torch.inference_mode():
+        results["torch_fp32"], _ = median_latency(lambda: model(x), runs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results["torch_bf16"], _ = median_latency(lambda: model(x), runs)
+    if skip_onnx:
+        row["onnx_note"] = "skipped (--skip-onnx)"
+    elif name in ONNX_NOT_EXPORTABLE:
+        row["onnx_note"] = "not exportable: " + ONNX_NOT_EXPORTABLE[name]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(create_model(name), Path(tmp) / f"{name}.onnx", verify=False,
+                               receptive_field=False)
+            backend = OnnxBackend(path, threads=ORT_THREADS)
+            xc = x.contiguous()
+            results["onnxruntime"], _ = median_latency(lambda: backend(xc), runs)
+    for key, seconds in results.items():
+        reference = probe_result["bf16_gmacs" if key == "torch_bf16" else "fp32_gmacs"]
+        gmacs = macs / seconds / 1e9
+        row[key] = {"seconds": seconds, "megapixels_per_s": megapixels / seconds,
+                    "gmacs_per_s": gmacs, "peak_fraction": gmacs / reference}
+    row["load_after"] = list(os.getloadavg())
+    return row
+
+
+def table(rows: list[dict], probe_result: dict) -> str:
+    lines = [f"Probe (3x3 conv, 64->64, 256x256, batch 1): "
+             f"{probe_result['fp32_gmacs']:.1f} GMAC/s fp32, "
+             f"{probe_result['bf16_gmacs']:.1f} GMAC/s bf16.", "",
+             "| model | GMAC (720p) | torch fp32 s | MP/s | peak | torch bf16 s | MP/s | peak "
+             "| ORT (2 thr) s | MP/s | peak | load avg |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in rows:
+        cells = [row["name"], f"{row['macs'] / 1e9:.0f}"]
+        for key in ("torch_fp32", "torch_bf16", "onnxruntime"):
+            result = row.get(key)
+            if result is None:
+                cells += ["n/a", "", ""]
+            else:
+                cells += [f"{result['seconds']:.2f}", f"{result['megapixels_per_s']:.3f}",
+                          f"{100 * result['peak_fraction']:.0f}%"]
+        cells.append(f"{row['load_before'][0]:.1f} / {row['load_after'][0]:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"- {r['name']}: ONNX {r['onnx_note']}" for r in rows if r.get("onnx_note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def update_doc(text: str, command: str) -> None:
+    if not DOC.exists():
+        return
+    doc = DOC.read_text()
+    if START not in doc or END not in doc:
+        return
+    head, rest = doc.split(START, 1)
+    _, tail = rest.split(END, 1)
+    body = f"\n`{command}`\n\n{text}\n"
+    DOC.write_text(head + START + body + END + tail)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="generators to measure (default: every registered generator)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per backend (median)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--skip-onnx", action="store_true", help="torch only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = args.models or list_models(kind="generator")
+    path = RESULTS / RESULT_FILE
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    rows = {row["name"]: row for row in previous.get("models", [])}
+    probe_result = probe(args.runs)
+    print(f"probe: {probe_result['fp32_gmacs']:.1f} GMAC/s fp32, "
+          f"{probe_result['bf16_gmacs']:.1f} GMAC/s bf16", flush=True)
+    for name in names:
+        start = time.perf_counter()
+        row = measure(name, args.runs, args.skip_onnx, probe_result)
+        row["probe"] = probe_result
+        row["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        rows[name] = row
+        summary = ", ".join(f"{k} {row[k]['seconds']:.2f}s ({100 * row[k]['peak_fraction']:.0f}%)"
+                            for k in ("torch_fp32", "torch_bf16", "onnxruntime") if k in row)
+        print(f"{name}: {summary} [{time.perf_counter() - start:.0f}s, load "
+              f"{row['load_before'][0]:.1f}->{row['load_after'][0]:.1f}]", flush=True)
+        ordered = [rows[n] for n in sorted(rows)]
+        save_json(RESULT_FILE, {"machine": machine(), "probe_latest": probe_result,
+                                "resolution": f"{HD[1]}x{HD[0]}", "models": ordered})
+    command = "python benchmarks/inference.py " + " ".join(sys.argv[1:])
+    update_doc(table([rows[n] for n in sorted(rows)], probe_result), command.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Export a generator or the frame classifier to TorchScript (``torch.jit.trace``).
+
+The traced module has the same contract as the ONNX export (``[0, 1]`` RGB in, clamped
+``[0, 1]`` RGB or ``(B,)`` probabilities out, any batch, height and width; padding inside) and
+runs without deblurkit: ``torch.jit.load(path)(x)``. Its description (the same keys as the ONNX
+``metadata_props``) is stored as the extra file :data:`METADATA_FILE` inside the archive.
+
+Tracing records shape arithmetic (``x.shape`` -> padding amounts, crops) as graph operations,
+so the module works at any size; Python branches on shapes are recorded as taken on the
+example, which is chosen to need padding in both dimensions. Every export is verified on a
+second size against eager PyTorch unless ``verify=False``.
+
+Example:
+    >>> from deblurkit.models import create_model
+    >>> export_torchscript(create_model("s4_deblurnet"), "s4.pt")   # doctest: +SKIP
+    PosixPath('s4.pt')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deblurkit.errors import OutputExistsError, UserError
+from deblurkit.export.common import (VERIFY_TOLERANCE, ExportWrapper, check_example_size,
+                                     check_exportable, export_metadata,
+                                     measure_receptive_field_or_none, pad_multiple_of,
+                                     quiet_tracing, verify_size)
+from deblurkit.utils.atomic import atomic_path
+
+#: Name of the JSON metadata stored inside the TorchScript archive (``_extra_files``).
+METADATA_FILE = "deblurkit.json"
+#: Seed of the example and verification inputs.
+VERIFY_SEED = 0
+
+
+def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
+                       example_size: tuple[int, int] | None = None, overwrite: bool = False,
+                       verify: bool = True, tolerance: float = VERIFY_TOLERANCE,
+                       receptive_field: bool = True) -> Path:
+    """Trace ``model`` and save it as a TorchScript archive.
+
+    Args:
+        model: a generator or the frame classifier built by ``create_model`` / ``load_model``.
+        path: the file to write (``.pt`` by convention), atomically.
+        example_size: ``(H, W)`` of the traced example (default: see
+            :func:`~deblurkit.export.common.default_example_size`).
+        overwrite: replace an existing file.
+        verify: compare the traced module with eager PyTorch on a second size (batch 2).
+        tolerance: allowed max abs difference.
+        receptive_field: measure the generator's receptive field and store it.
+
+    Returns:
+        The path written.
+
+    Raises:
+        UserError: the model cannot be exported, the output exists, or verification fails.
+    """
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise OutputExistsError(target)
+    kind = check_exportable(model, "torchscript")
+    model = model.eval().float().cpu()
+    wrapper = ExportWrapper(model, clamp=kind == "generator").eval()
+    pad_multiple = pad_multiple_of(model)
+    example = check_example_size(example_size, pad_multiple)
+    generator = torch.Generator().manual_seed(VERIFY_SEED)
+    example_batch = torch.rand(1, 3, *example, generator=generator)
+    name = getattr(model, "deblurkit_name", "model")
+    try:
+        with quiet_tracing(), torch.no_grad():
+            traced = torch.jit.trace(wrapper, example_batch, check_trace=False)
+    except Exception as exc:  # tracing raises RuntimeError and friends
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{target}: TorchScript export of {name!r} failed: {first}") from exc
+    if verify:
+        check = torch.rand(2, 3, *verify_size(example, pad_multiple), generator=generator)
+        with torch.no_grad():
+            expected, got = wrapper(check), traced(check)
+        if got.shape != expected.shape:
+            raise UserError(f"{target}: traced output shape {tuple(got.shape)} != "
+                            f"{tuple(expected.shape)} for input {tuple(check.shape)}")
+        difference = float((got - expected).abs().max())
+        if not difference <= tolerance:
+            raise UserError(f"{target}: the traced module differs from PyTorch by "
+                            f"{difference:.3g} (> {tolerance:g}); nothing written")
+    field = measure_receptive_field_or_none(model, kind) if receptive_field else None
+    metadata = export_metadata(model, kind=kind, fmt="torchscript", example=example,
+                               receptive_field=field, extra={"torch_version": torch.__version__})
+    with atomic_path(target, overwrite=overwrite) as tmp, quiet_tracing():
+        torch.jit.save(traced, str(tmp), _extra_files={METADATA_FILE: json.dumps(metadata)})
+    return target
+
+
+def read_torchscript_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata stored by :func:`export_torchscript` (empty for other TorchScript files).
+
+    Raises:
+        UserError: the file is missing or not a TorchScript archive.
+    """
+    _, metadata = load_torchscript(path)
+    return metadata
+
+
+def load_torchscript(path: str | os.PathLike,
+                     map_location: str | torch.device = "cpu") -> tuple[torch.jit.ScriptModule,
+                                                                         dict[str, str]]:
+    """Load a TorchScript file and its deblurkit metadata (``{}`` if it has none).
+
+    Example:
+        >>> module, meta = load_torchscript("s4.pt")     # doctest: +SKIP
+        >>> int(meta["pad_multiple"])                      # doctest: +SKIP
+        4
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{file}: TorchScript file not found")
+    extra = {METADATA_FILE: ""}
+    try:
+        with quiet_tracing():
+            module = torch.jit.load(str(file), map_location=map_location, _extra_files=extra)
+    except Exception as exc:  # RuntimeError / ValueError on bad archives
+        raise UserError(f"{file}: not a readable TorchScript file ({exc})") from None
+    raw = extra[METADATA_FILE]
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    try:
+        metadata = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        metadata = {}
+    return module, metadata
