@@ -154,6 +154,19 @@ def test_onnx_backend_small_inputs_and_providers(tmp_path, caplog):
         backend(torch.rand(3, 8, 8))
 
 
+def test_torchscript_backend_reads_metadata_and_pads_small_inputs(tmp_path):
+    from deblurkit.inference.backends import TorchScriptBackend
+
+    model = build("s1_msed")   # pad multiple 16
+    path = export_torchscript(model, tmp_path / "s1.pt", verify=False)
+    backend = TorchScriptBackend(path, device="cpu", channels_last=False)
+    assert backend.pad_multiple == 16
+    assert backend.receptive_field == int(backend.metadata["receptive_field"])
+    for shape in [(1, 3, 5, 7), (1, 3, 3, 40), (2, 3, 37, 53)]:
+        x = torch.rand(*shape)
+        assert float((backend(x) - eager(model, x)).abs().max()) <= TOLERANCE
+
+
 def test_onnx_backend_foreign_and_bad_files(tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -214,8 +227,8 @@ def test_export_cli_end_to_end(tmp_path, capsys, monkeypatch):
                  "--no-verify"]) == 0
     assert "UNTRAINED" in capsys.readouterr().err
     # refusals: one-line errors, nothing written
-    assert main(["export", "s3_msdn", "-o", str(tmp_path / "m.onnx")]) == 1
-    assert "cannot be exported to onnx" in capsys.readouterr().err
+    assert main(["export", "patchgan", "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "patchgan" in capsys.readouterr().err and not (tmp_path / "m.onnx").exists()
     assert main(["export", "s4_deblurnet", "-o", str(tmp_path / "x.bin")]) == 1
     assert "--format" in capsys.readouterr().err
     assert main(["export", "s4_deblurnet", "-o", str(tmp_path / "h.onnx"), "--height", "9"]) == 1

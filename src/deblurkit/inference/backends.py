@@ -22,6 +22,7 @@ import weakref
 from typing import Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deblurkit.errors import UserError
@@ -237,11 +238,32 @@ class TorchBackend:
             return y.float().clamp_(0.0, 1.0).contiguous()
 
 
-class TorchScriptBackend(TorchBackend):
-    """A TorchScript file (``torch.jit.save``) run like :class:`TorchBackend`.
+def pad_small_input(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int] | None]:
+    """Replicate-pad an input too small for an exported graph's reflection padding.
 
-    ``pad_multiple`` is read from the scripted module's ``pad_multiple`` attribute when it
-    kept one, else 1 (the module pads internally either way).
+    An exported (traced) generator pads to its size multiple with reflection, which needs the
+    pad to be smaller than the side. Eager PyTorch falls back to replicate padding then
+    (:func:`deblurkit.models.base.pad_to_multiple`); this does the same before the graph, so
+    exported files give the eager result at any size.
+
+    Returns:
+        The (possibly) padded input and the original ``(H, W)`` to crop back to, or None when
+        the input is used as is.
+    """
+    height, width = x.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h < height and pad_w < width:
+        return x, None
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), (height, width)
+
+
+class TorchScriptBackend(TorchBackend):
+    """A TorchScript file (``deblurkit export --format torchscript``) run like
+    :class:`TorchBackend`.
+
+    ``pad_multiple`` and ``receptive_field`` come from the file's deblurkit metadata
+    (1 and measured when absent); inputs too small for the graph's reflection padding are
+    padded as eager PyTorch would (:func:`pad_small_input`).
 
     Args:
         path: the ``.pt`` / ``.ts`` file.
@@ -252,9 +274,17 @@ class TorchScriptBackend(TorchBackend):
 
     def __init__(self, path, device: str | torch.device = "auto", dtype: str = "fp32",
                  channels_last: bool = True) -> None:
+        from deblurkit.export.torchscript import load_torchscript
+
         resolved = resolve_device(device)
-        try:
-            module = torch.jit.load(str(path), map_location=resolved)
-        except Exception as exc:  # torch raises RuntimeError / ValueError on bad files
-            raise UserError(f"{path}: not a readable TorchScript file ({exc})") from None
+        module, self.metadata = load_torchscript(path, map_location=resolved)
         super().__init__(module, device=resolved, dtype=dtype, channels_last=channels_last)
+        self.pad_multiple = max(1, int(self.metadata.get("pad_multiple", 1) or 1))
+        field = self.metadata.get("receptive_field")
+        if field:
+            _RF_CACHE[self.model] = int(field)
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        x, size = pad_small_input(batch, self.pad_multiple)
+        y = super().__call__(x)
+        return y if size is None else y[..., : size[0], : size[1]].contiguous()

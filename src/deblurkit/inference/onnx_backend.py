@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from deblurkit.errors import UserError
+from deblurkit.inference.backends import pad_small_input
 
 logger = logging.getLogger(__name__)
 
@@ -145,21 +145,10 @@ class OnnxBackend:
         return (f"OnnxBackend({str(self.path)!r}, model={self.metadata.get('deblurkit_name')!r}, "
                 f"providers={self.providers})")
 
-    def _pad_small(self, x: Tensor) -> tuple[Tensor, tuple[int, int] | None]:
-        """Replicate-pad an input whose needed padding is not smaller than its side (the
-        graph's reflection padding cannot do that) to the size multiple: exactly the fallback
-        eager PyTorch takes (``deblurkit.models.base.pad_to_multiple``)."""
-        height, width = x.shape[-2:]
-        multiple = self.pad_multiple
-        pad_h, pad_w = (-height) % multiple, (-width) % multiple
-        if pad_h < height and pad_w < width:
-            return x, None
-        return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), (height, width)
-
     def __call__(self, batch: Tensor) -> Tensor:
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"expected a B x 3 x H x W batch, got shape {tuple(batch.shape)}")
-        x, size = self._pad_small(batch.detach().to("cpu", torch.float32))
+        x, size = pad_small_input(batch.detach().to("cpu", torch.float32), self.pad_multiple)
         array = np.ascontiguousarray(x.numpy())
         output = self.session.run(None, {self.input_name: array})[0]
         result = torch.from_numpy(output)

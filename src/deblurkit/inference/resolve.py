@@ -104,10 +104,8 @@ def load_backend(model: str | os.PathLike, *, backend: str = "torch", device: st
     if suffix in ONNX_SUFFIXES:
         from deblurkit.inference.onnx_backend import OnnxBackend
 
-        providers = None
-        if device != "auto" and resolve_device(device).type == "cpu":
-            providers = ["CPUExecutionProvider"]
-        return OnnxBackend(path, providers=providers)
+        # "auto" takes the CUDA provider when ONNX Runtime has it, else the CPU
+        return OnnxBackend(path, providers=str(device))
     if backend == "onnxruntime":
         raise UserError(f"{spec}: --backend onnxruntime needs an .onnx file; make one with "
                         f"`deblurkit export {spec} --format onnx -o FILE.onnx`")
