@@ -58,3 +58,29 @@ def save_json(name: str, data: dict) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def replace_marked_block(doc: Path, start: str, end: str, body: str) -> bool:
+    """Replace the text between the markers ``start`` and ``end`` in ``doc`` with ``body``.
+
+    Nothing is written when the file or either marker is missing (a doc without the markers
+    does not want the table).
+
+    Args:
+        doc: the Markdown file.
+        start: the opening marker (kept).
+        end: the closing marker (kept).
+        body: the new text between them.
+
+    Returns:
+        True when the file was rewritten.
+    """
+    if not doc.exists():
+        return False
+    text = doc.read_text()
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(head + start + body + end + tail)
+    return True

@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, count_macs, machine, median_latency, save_json  # noqa: E402
+from common import (RESULTS, count_macs, machine, median_latency,  # noqa: E402
+                    replace_marked_block, save_json)
 
 from deblurkit.models import create_model, list_models  # noqa: E402
 
@@ -129,15 +130,7 @@ def table(rows: list[dict], probe_result: dict) -> str:
 
 
 def update_doc(text: str, command: str) -> None:
-    if not DOC.exists():
-        return
-    doc = DOC.read_text()
-    if START not in doc or END not in doc:
-        return
-    head, rest = doc.split(START, 1)
-    _, tail = rest.split(END, 1)
-    body = f"\n`{command}`\n\n{text}\n"
-    DOC.write_text(head + START + body + END + tail)
+    replace_marked_block(DOC, START, END, f"\n`{command}`\n\n{text}\n")
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, save_json  # noqa: E402
+from common import machine, replace_marked_block, save_json  # noqa: E402
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- video-table:start -->", "<!-- video-table:end -->"
@@ -131,14 +131,7 @@ def table(result: dict) -> str:
 
 
 def update_doc(text: str, command: str) -> None:
-    if not DOC.exists():
-        return
-    doc = DOC.read_text()
-    if START not in doc or END not in doc:
-        return
-    head, rest = doc.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(head + START + f"\n`{command}`\n\n{text}\n" + END + tail)
+    replace_marked_block(DOC, START, END, f"\n`{command}`\n\n{text}\n")
 
 
 def main() -> None:

@@ -22,29 +22,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deblurkit.cli._common import existing_dir, non_negative_int
+from deblurkit.cli._common import existing_dir, non_negative_int, odd_int, positive_float
 
 HELP = "score images against sharp references (PSNR / SSIM)"
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number > 0")
-    return number
-
-
-def _odd_window(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 3 or number % 2 != 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be an odd integer >= 3")
-    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,14 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssim-window", choices=("uniform", "gaussian"), default="uniform",
                         help="uniform 7x7 (scikit-image default) or gaussian sigma 1.5 "
                              "(Wang et al. 2004)")
-    parser.add_argument("--win-size", type=_odd_window, default=None, metavar="N",
+    parser.add_argument("--win-size", type=odd_int(3), default=None, metavar="N",
                         help="SSIM window side (default 7 uniform, 11 gaussian)")
     parser.add_argument("--no-quantize", dest="quantize", action="store_false",
                         help="score float model outputs as they are instead of rounded to "
                              "--quantize-bits (no effect on the identity baseline)")
     parser.add_argument("--quantize-bits", type=int, choices=(8, 16), default=8,
                         help="bit depth model outputs are rounded to before scoring (default 8)")
-    parser.add_argument("--data-range", type=_positive_float, default=None, metavar="R",
+    parser.add_argument("--data-range", type=positive_float, default=None, metavar="R",
                         help="peak-to-peak range of the scored values (default: from the bit "
                              "depth: 255, 65535, or 1.0 when the two folders' depths differ)")
     from deblurkit.cli.restore import add_model_arguments

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from deblurkit.cli._common import non_negative_int
+from deblurkit.cli._common import non_negative_int, positive_int, reworded
 from deblurkit.errors import UserError
 
 HELP = "restore blurred images (files, folders, globs) into an output folder"
@@ -38,13 +38,7 @@ def tile_arg(value: str) -> int | str | None:
         return "auto"
     if text in ("0", "none", "off"):
         return None
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not auto, 0 or a tile size") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be auto, 0 or > 0")
-    return number
+    return reworded(positive_int, value, "is not auto, 0 or a tile size > 0")
 
 
 def overlap_arg(value: str) -> int | str:

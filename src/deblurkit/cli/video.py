@@ -25,66 +25,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deblurkit.cli._common import positive_int
+from deblurkit.cli._common import (non_negative_float, non_negative_int, odd_int, positive_float,
+                                   positive_int, reworded, unit_float)
 
 HELP = "deblur the blurred frames of videos (S4 frame selection), keeping timing and audio"
-
-
-def _unit_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be in [0, 1]")
-    return number
-
-
-def _non_negative_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number >= 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number >= 0")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    number = _non_negative_float(value)
-    if number == 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
-    return number
-
-
-def _odd_positive(value: str) -> int:
-    number = positive_int(value)
-    if number % 2 == 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be odd")
-    return number
 
 
 def _tile(value: str) -> int | str:
     if value == "auto":
         return value
-    try:
-        return positive_int(value)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive integer or 'auto'"
-                                         ) from None
+    return reworded(positive_int, value, "must be a positive integer or 'auto'")
 
 
 def _overlap(value: str) -> int | str:
     if value == "auto":
         return value
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} must be an integer >= 0 or 'auto'"
-                                         ) from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
-    return number
+    return reworded(non_negative_int, value, "must be an integer >= 0 or 'auto'")
 
 
 def _key_value(value: str) -> tuple[str, str]:
@@ -108,17 +64,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inference backend for the deblurring model (default torch)")
     parser.add_argument("--select", choices=SELECT_MODES, default="all",
                         help="which frames to deblur (default all; see above)")
-    parser.add_argument("--threshold", type=_unit_float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=unit_float, default=None, metavar="T",
                         help="deblur a frame when its score >= T (default 0.5)")
     parser.add_argument("--classifier", default="default", metavar="NAME|FILE",
                         help="frame classifier for classifier/middle15: a registered "
                              "classifier name (s4_frame_selector) or a weights file "
                              "(default: the bundled default)")
-    parser.add_argument("--laplacian-window", type=_odd_positive,
+    parser.add_argument("--laplacian-window", type=odd_int(1),
                         default=DEFAULT_LAPLACIAN_WINDOW, metavar="N",
                         help="laplacian: frames in the centred reference window (odd, "
                              f"default {DEFAULT_LAPLACIAN_WINDOW})")
-    parser.add_argument("--laplacian-reference", type=_positive_float, default=None,
+    parser.add_argument("--laplacian-reference", type=positive_float, default=None,
                         metavar="V",
                         help="laplacian: absolute reference sharpness instead of the window "
                              "(variance of the Laplacian of [0,1] luma)")
@@ -127,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "inputs)")
     parser.add_argument("--codec", default=DEFAULT_CODEC,
                         help=f"video encoder (default {DEFAULT_CODEC}; ffv1 for lossless)")
-    parser.add_argument("--crf", type=_non_negative_float, default=DEFAULT_CRF,
+    parser.add_argument("--crf", type=non_negative_float, default=DEFAULT_CRF,
                         help=f"constant rate factor for x264/x265/VP9/AV1 (default "
                              f"{DEFAULT_CRF:g}; ignored by other codecs)")
     parser.add_argument("--preset", default=None,

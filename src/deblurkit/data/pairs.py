@@ -194,6 +194,34 @@ def _match_stems(blur_folder: Path, sharp_folder: Path, recursive: bool
     return matched, lone_blur, lone_sharp
 
 
+def _group_pairs(base: Path, groups: Sequence[Path], blur_name: str, sharp_name: str,
+                 group: str) -> list[Pair]:
+    """Pair ``<group>/<blur_name>/<frame>`` with ``<group>/<sharp_name>/<frame>`` in every
+    group folder (scene, clip), keyed ``<group name>/<frame>`` with
+    ``meta = {group: <group name>, "frame": <frame>}``; unsorted.
+
+    Raises:
+        UserError: a group lacks either folder (all listed), or no image was found.
+        PairingError: frames without counterpart, over all groups (all listed).
+    """
+    broken = [str(g / d) for g in groups for d in (blur_name, sharp_name)
+              if not (g / d).is_dir()]
+    if broken:
+        raise UserError(f"{base}: missing folder(s): {', '.join(broken)}")
+    pairs, lone_blur, lone_sharp = [], [], []
+    for folder in groups:
+        matched, lb, ls = _match_stems(folder / blur_name, folder / sharp_name, recursive=False)
+        lone_blur += lb
+        lone_sharp += ls
+        pairs += [Pair(b, s, f"{folder.name}/{k}", {group: folder.name, "frame": k})
+                  for k, b, s in matched]
+    if lone_blur or lone_sharp:
+        raise PairingError(base, lone_blur, lone_sharp)
+    if not pairs:
+        raise UserError(f"{base}: no images found")
+    return pairs
+
+
 def _sorted(pairs: list[Pair], source: Mapping[str, Any]) -> PairList:
     pairs.sort(key=lambda p: natural_key(p.key))
     out = PairList(pairs, source)
@@ -420,20 +448,7 @@ def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "
     scenes = _subdirs(base)
     if not scenes:
         raise UserError(f"{base}: no scene folders")
-    broken = [str(s / d) for s in scenes for d in (blur_dir, sharp_dir) if not (s / d).is_dir()]
-    if broken:
-        raise UserError(f"{base}: missing folder(s): {', '.join(broken)}")
-    pairs, lone_blur, lone_sharp = [], [], []
-    for scene in scenes:
-        matched, lb, ls = _match_stems(scene / blur_dir, scene / sharp_dir, recursive=False)
-        lone_blur += lb
-        lone_sharp += ls
-        pairs += [Pair(b, s, f"{scene.name}/{k}", {"scene": scene.name, "frame": k})
-                  for k, b, s in matched]
-    if lone_blur or lone_sharp:
-        raise PairingError(base, lone_blur, lone_sharp)
-    if not pairs:
-        raise UserError(f"{base}: no images found")
+    pairs = _group_pairs(base, scenes, blur_dir, sharp_dir, group="scene")
     return _sorted(pairs, {"layout": "gopro", "root": str(root), "split": split,
                            "blur_dir": blur_dir, "sharp_dir": sharp_dir,
                            "scenes": len(scenes)})
@@ -537,20 +552,7 @@ def dvd_pairs(root: str | os.PathLike, split: str = "all", clips: Sequence[str] 
         chosen = [d for d in available if d.name not in DVD_TEST_CLIPS]
     else:
         raise UserError(f"split={split!r}: use 'all', 'train' or 'test'")
-    broken = [str(d / s) for d in chosen for s in (input_dir, gt_dir) if not (d / s).is_dir()]
-    if broken:
-        raise UserError(f"{base}: missing folder(s): {', '.join(broken)}")
-    pairs, lone_blur, lone_sharp = [], [], []
-    for clip in chosen:
-        matched, lb, ls = _match_stems(clip / input_dir, clip / gt_dir, recursive=False)
-        lone_blur += lb
-        lone_sharp += ls
-        pairs += [Pair(b, s, f"{clip.name}/{k}", {"clip": clip.name, "frame": k})
-                  for k, b, s in matched]
-    if lone_blur or lone_sharp:
-        raise PairingError(base, lone_blur, lone_sharp)
-    if not pairs:
-        raise UserError(f"{base}: no images found")
+    pairs = _group_pairs(base, chosen, input_dir, gt_dir, group="clip")
     return _sorted(pairs, {"layout": "dvd", "root": str(root), "split": split,
                            "blur_dir": input_dir, "sharp_dir": gt_dir,
                            "clips": [c.name for c in chosen]})

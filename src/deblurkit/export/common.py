@@ -20,6 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ EXAMPLE_EXTRA_WIDTH = 32
 VERIFY_TOLERANCE = 1e-4
 #: Version of the metadata layout written into exported files.
 METADATA_VERSION = 1
+#: Seed of the example input traced and of the inputs used to verify an export.
+VERIFY_SEED = 0
 
 #: Models the ONNX exporter cannot handle with dynamic H and W, and why. The test
 #: ``tests/test_export.py`` asserts that each one really fails (and every other one passes),
@@ -170,6 +173,89 @@ def verify_size(example: tuple[int, int], pad_multiple: int) -> tuple[int, int]:
     if new_w == width:
         new_w = width + 5
     return new_h, new_w
+
+
+@dataclass
+class ExportSetup:
+    """What both exporters start from (see :func:`prepare_export`).
+
+    Attributes:
+        target: the file to write.
+        kind: the model's registry kind (``"generator"`` or ``"classifier"``).
+        model: the model, in eval mode, float32, on the CPU.
+        wrapper: the :class:`ExportWrapper` that is traced (eval mode).
+        pad_multiple: the model's size multiple.
+        example: ``(H, W)`` of the traced example.
+        example_batch: the ``(1, 3, H, W)`` example input, drawn from ``generator``.
+        generator: the seeded generator, to draw the verification input from next.
+    """
+
+    target: Path
+    kind: str
+    model: nn.Module
+    wrapper: ExportWrapper
+    pad_multiple: int
+    example: tuple[int, int]
+    example_batch: Tensor
+    generator: torch.Generator
+
+
+def prepare_export(model: nn.Module, path: str | os.PathLike, fmt: str, *,
+                   example_size: tuple[int, int] | None = None, overwrite: bool = False,
+                   seed: int = VERIFY_SEED) -> ExportSetup:
+    """Check that ``model`` can be exported to ``fmt`` at ``path`` and build what is traced.
+
+    Args:
+        model: a generator or the frame classifier built by ``create_model`` / ``load_model``.
+        path: the file to write.
+        fmt: ``"onnx"`` or ``"torchscript"``.
+        example_size: ``(H, W)`` of the traced example (default :func:`default_example_size`).
+        overwrite: allow replacing an existing file.
+        seed: seed of the example input (the same generator then draws the verification
+            input).
+
+    Returns:
+        An :class:`ExportSetup`.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        UserError: the model cannot be exported to ``fmt``, or ``example_size`` is invalid.
+
+    Example:
+        >>> from deblurkit.models import create_model
+        >>> setup = prepare_export(create_model("s4_deblurnet", num_blocks=1), "s4.pt",
+        ...                        "torchscript")                    # doctest: +SKIP
+        >>> setup.example_batch.shape                                 # doctest: +SKIP
+        torch.Size([1, 3, 65, 97])
+    """
+    from deblurkit.errors import OutputExistsError
+
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise OutputExistsError(target)
+    kind = check_exportable(model, fmt)
+    model = model.eval().float().cpu()
+    wrapper = ExportWrapper(model, clamp=kind == "generator").eval()
+    pad_multiple = pad_multiple_of(model)
+    example = check_example_size(example_size, pad_multiple)
+    generator = torch.Generator().manual_seed(seed)
+    example_batch = torch.rand(1, 3, *example, generator=generator)
+    return ExportSetup(target, kind, model, wrapper, pad_multiple, example, example_batch,
+                       generator)
+
+
+def first_error_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty
+    (exporters raise long multi-line errors; a UserError carries one line).
+
+    Example:
+        >>> first_error_line(RuntimeError("bad shape\\nTraceback detail"))
+        'bad shape'
+        >>> first_error_line(ValueError())
+        'ValueError'
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def export_metadata(model: nn.Module, *, kind: str, fmt: str,

@@ -36,9 +36,9 @@ import torch
 from torch import nn
 
 from deblurkit.errors import UserError
-from deblurkit.export.common import (INPUT_NAME, OUTPUT_NAME, VERIFY_TOLERANCE, ExportWrapper,
-                                     check_example_size, check_exportable, export_metadata,
-                                     measure_receptive_field_or_none, pad_multiple_of,
+from deblurkit.export.common import (INPUT_NAME, OUTPUT_NAME, VERIFY_SEED, VERIFY_TOLERANCE,
+                                     export_metadata, first_error_line,
+                                     measure_receptive_field_or_none, prepare_export,
                                      quiet_tracing, verify_size)
 from deblurkit.utils.atomic import atomic_path
 
@@ -46,8 +46,6 @@ from deblurkit.utils.atomic import atomic_path
 DEFAULT_OPSET = 17
 #: Exporters accepted by :func:`export_onnx`.
 EXPORTERS = ("torchscript", "dynamo")
-#: Seed of the random inputs used to verify an export.
-VERIFY_SEED = 0
 
 
 class ExportVerificationError(UserError):
@@ -144,29 +142,20 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, opset: int = DEFAU
 
     if exporter not in EXPORTERS:
         raise UserError(f"unknown ONNX exporter {exporter!r}; use one of {', '.join(EXPORTERS)}")
-    target = Path(path)
-    if not overwrite and target.exists():
-        from deblurkit.errors import OutputExistsError
-
-        raise OutputExistsError(target)
-    kind = check_exportable(model, "onnx")
-    model = model.eval().float().cpu()
-    wrapper = ExportWrapper(model, clamp=kind == "generator").eval()
-    pad_multiple = pad_multiple_of(model)
-    example = check_example_size(example_size, pad_multiple)
-    generator = torch.Generator().manual_seed(VERIFY_SEED)
-    example_batch = torch.rand(1, 3, *example, generator=generator)
+    setup = prepare_export(model, path, "onnx", example_size=example_size, overwrite=overwrite,
+                           seed=VERIFY_SEED)
+    target, kind, model, wrapper = setup.target, setup.kind, setup.model, setup.wrapper
+    example, pad_multiple, generator = setup.example, setup.pad_multiple, setup.generator
     try:
         if exporter == "dynamo":
-            data = _trace_dynamo(wrapper, example_batch, opset)
+            data = _trace_dynamo(wrapper, setup.example_batch, opset)
         else:
-            data = _trace_legacy(wrapper, example_batch, opset, kind)
+            data = _trace_legacy(wrapper, setup.example_batch, opset, kind)
     except UserError:
         raise
     except Exception as exc:  # the exporters raise many types; report the first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{target}: ONNX export of {getattr(model, 'deblurkit_name', 'model')!r} "
-                        f"failed: {first}") from exc
+                        f"failed: {first_error_line(exc)}") from exc
     proto = onnx.load_from_string(data)
     field = measure_receptive_field_or_none(model, kind) if receptive_field else None
     metadata = export_metadata(model, kind=kind, fmt="onnx", example=example,

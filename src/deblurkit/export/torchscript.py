@@ -25,17 +25,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deblurkit.errors import OutputExistsError, UserError
-from deblurkit.export.common import (VERIFY_TOLERANCE, ExportWrapper, check_example_size,
-                                     check_exportable, export_metadata,
-                                     measure_receptive_field_or_none, pad_multiple_of,
-                                     quiet_tracing, verify_size)
+from deblurkit.errors import UserError
+from deblurkit.export.common import (VERIFY_SEED, VERIFY_TOLERANCE, export_metadata,
+                                     first_error_line, measure_receptive_field_or_none,
+                                     prepare_export, quiet_tracing, verify_size)
 from deblurkit.utils.atomic import atomic_path
 
 #: Name of the JSON metadata stored inside the TorchScript archive (``_extra_files``).
 METADATA_FILE = "deblurkit.json"
-#: Seed of the example and verification inputs.
-VERIFY_SEED = 0
 
 
 def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
@@ -60,23 +57,17 @@ def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
     Raises:
         UserError: the model cannot be exported, the output exists, or verification fails.
     """
-    target = Path(path)
-    if not overwrite and target.exists():
-        raise OutputExistsError(target)
-    kind = check_exportable(model, "torchscript")
-    model = model.eval().float().cpu()
-    wrapper = ExportWrapper(model, clamp=kind == "generator").eval()
-    pad_multiple = pad_multiple_of(model)
-    example = check_example_size(example_size, pad_multiple)
-    generator = torch.Generator().manual_seed(VERIFY_SEED)
-    example_batch = torch.rand(1, 3, *example, generator=generator)
+    setup = prepare_export(model, path, "torchscript", example_size=example_size,
+                           overwrite=overwrite, seed=VERIFY_SEED)
+    target, kind, model, wrapper = setup.target, setup.kind, setup.model, setup.wrapper
+    example, pad_multiple, generator = setup.example, setup.pad_multiple, setup.generator
     name = getattr(model, "deblurkit_name", "model")
     try:
         with quiet_tracing(), torch.no_grad():
-            traced = torch.jit.trace(wrapper, example_batch, check_trace=False)
+            traced = torch.jit.trace(wrapper, setup.example_batch, check_trace=False)
     except Exception as exc:  # tracing raises RuntimeError and friends
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{target}: TorchScript export of {name!r} failed: {first}") from exc
+        raise UserError(f"{target}: TorchScript export of {name!r} failed: "
+                        f"{first_error_line(exc)}") from exc
     if verify:
         check = torch.rand(2, 3, *verify_size(example, pad_multiple), generator=generator)
         with torch.no_grad():
