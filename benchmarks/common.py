@@ -42,10 +42,25 @@ def median_latency(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> 
     return statistics.median(times), times
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux) and its bf16 instruction sets."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines()
+             if line.startswith("model name")]
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])
+    extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    name = names[0] if names else platform.machine()
+    return f"{name}, {', '.join(extras)}" if extras else name
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -1,4 +1,4 @@
-"""Inference speed per generator at 1280x720: torch fp32, torch bf16 (CPU autocast) and ONNX
+"""Inference speed per generator (and the frame classifier) at 1280x720: torch fp32, torch bf16 (CPU autocast) and ONNX
 Runtime, with the fraction of this machine's convolution peak, measured in the same run.
 
 Run by hand (never by the tests), on a machine as quiet as possible:
@@ -46,6 +46,16 @@ HD = (720, 1280)
 PROBE_CHANNELS, PROBE_SIDE, PROBE_KERNEL = 64, 256, 3
 #: Intra-op threads of ONNX Runtime (the issue's setting).
 ORT_THREADS = 2
+#: Registered variants whose 720p inference is the same computation as another's (shared
+#: weights, or the multi-task generator running one task): timed once, under the other name.
+SAME_COMPUTE = {"s1_msed_shared": "s1_msed", "s5_multitask_resnet": "s5_deblurgan_resnet",
+                "s5_multitask_fpn": "s5_fpn_inception"}
+
+
+def default_models() -> list[str]:
+    """Every generator and the frame classifier, less the :data:`SAME_COMPUTE` aliases."""
+    names = list_models(kind="generator") + list_models(kind="classifier")
+    return [n for n in names if n not in SAME_COMPUTE]
 
 
 def probe(runs: int) -> dict:
@@ -76,7 +86,8 @@ def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
     from deblurkit.export import ONNX_NOT_EXPORTABLE, export_onnx
     from deblurkit.inference.onnx_backend import OnnxBackend
 
-    row: dict = {"name": name, "load_before": list(os.getloadavg())}
+    row: dict = {"name": name, "load_before": list(os.getloadavg()),
+                 "threads": torch.get_num_threads()}
     macs = count_macs(lambda: create_model(name), (1, 3, *HD))
     row["macs"] = macs
     model = create_model(name).eval().to(memory_format=torch.channels_last)
@@ -136,7 +147,8 @@ def update_doc(text: str, command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=None,
-                        help="generators to measure (default: every registered generator)")
+                        help="models to measure (default: every generator and the classifier, "
+                             "less the SAME_COMPUTE aliases)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per backend (median)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice)")
@@ -144,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    names = args.models or list_models(kind="generator")
+    names = args.models or default_models()
     path = RESULTS / RESULT_FILE
     previous = json.loads(path.read_text()) if path.exists() else {}
     rows = {row["name"]: row for row in previous.get("models", [])}
