@@ -1,0 +1,594 @@
+"""Typed training configs: YAML -> frozen dataclasses, ``--set`` overrides, strict keys.
+
+A recipe is one YAML file whose sections map onto the dataclasses below. Loading is strict:
+an unknown key is a :class:`~deblurkit.errors.UserError` naming its full path
+(``train.stpes``), and so is a value of the wrong type. Fields typed ``dict`` (model
+keyword arguments, dataset layout arguments, loss arguments) are passed on as they are and
+checked by what receives them (the model registry, the layout functions, the loss registry),
+which name the unknown argument in turn.
+
+Overrides use dotted paths and YAML scalar rules (``--set train.steps=200``,
+``--set optim.betas=[0.9,0.99]``, ``--set data.train.args.root=/data/GOPRO``); they are applied
+to the plain mapping before it is typed, so an override can never bypass validation. Configs
+are never mutated: :func:`replace_path` returns a new object.
+
+Example:
+    >>> cfg = load_config("configs/small/s1_han.yaml", ["train.steps=10"])  # doctest: +SKIP
+    >>> cfg.train.steps                                                      # doctest: +SKIP
+    10
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deblurkit.errors import UserError
+
+#: The kinds of training the engine runs (``Config.task``).
+TASKS: tuple[str, ...] = ("supervised", "adversarial", "multitask", "classifier")
+#: Mixed precision modes (``TrainConfig.amp``): off, bfloat16 (CPU or CUDA), float16 (CUDA).
+AMP_MODES: tuple[str, ...] = ("off", "bf16", "fp16")
+#: Optimizers accepted by ``OptimConfig.name``.
+OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "sgd")
+#: What a loss term compares (``LossConfig.input``).
+LOSS_INPUTS: tuple[str, ...] = ("final", "scales")
+#: Target pyramids of multi-scale losses (``LossConfig.pyramid``).
+PYRAMIDS: tuple[str, ...] = ("gaussian", "area")
+#: Scheduler stepping interval (``ScheduleConfig.interval``).
+INTERVALS: tuple[str, ...] = ("step", "epoch")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A registered model and its constructor arguments.
+
+    Args:
+        name: a name from ``deblurkit models`` (``create_model(name, **kwargs)``).
+        kwargs: keyword arguments overriding the variant's defaults.
+        init: optional weight file loaded before training (fine-tuning); None: random init.
+    """
+
+    name: str
+    kwargs: dict = field(default_factory=dict)
+    init: str | None = None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """One dataset and its loader.
+
+    Args:
+        layout: a key of ``deblurkit.data.LAYOUTS`` (``gopro``, ``folder``, ``reds`` ...) for
+            image pairs, or ``video`` for labelled clips (the frame classifier).
+        args: the layout function's arguments (``root``, ``split``, ``blur_dir`` ...; for
+            ``video`` those of ``video_clips``).
+        crop_size: random crop side (training) or centre region (validation); None: full size.
+        random_crop: random (True) or centred (False) crops.
+        hflip, vflip, rot90: paired random flips / 90-degree rotations.
+        batch_size: images per step *per process* (the global batch is this times the number
+            of processes times ``train.grad_accum``).
+        workers: DataLoader worker processes (0: load in the training process).
+        limit: use only the first ``limit`` items (quick runs, validation subsets).
+        seed: augmentation seed; None: ``train.seed``.
+    """
+
+    layout: str = "gopro"
+    args: dict = field(default_factory=dict)
+    crop_size: int | None = 256
+    random_crop: bool = True
+    hflip: bool = False
+    vflip: bool = False
+    rot90: bool = False
+    batch_size: int = 1
+    workers: int = 0
+    limit: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Training data and optional validation data."""
+
+    train: DataConfig
+    val: DataConfig | None = None
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """One weighted term of the generator (or classifier) loss.
+
+    Args:
+        name: a name of ``deblurkit.losses.build_loss`` (``mse``, ``l1``, ``huber``,
+            ``perceptual``, ``multiscale_pixel``, ``contextual``, ``frame_bce`` ...).
+        weight: the term's factor (the paper's lambda), passed to the loss as ``weight``.
+        input: ``final``: ``loss(restored, sharp)``; ``scales``: ``loss(outputs, targets)``
+            over the model's coarse -> fine outputs and a pyramid of the sharp image.
+        pyramid: the target pyramid of ``scales`` terms: ``gaussian`` (S2) or ``area`` (S1).
+        kwargs: other arguments of the loss.
+    """
+
+    name: str
+    weight: float = 1.0
+    input: str = "final"
+    pyramid: str = "gaussian"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer of the generator (or classifier).
+
+    Args:
+        name: ``adam``, ``adamw`` or ``sgd``.
+        lr: learning rate.
+        betas: Adam betas.
+        eps: Adam epsilon.
+        weight_decay: L2 (adam, sgd) or decoupled (adamw) weight decay.
+        momentum: SGD momentum.
+    """
+
+    name: str = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule (built by ``deblurkit.training.schedules.build_scheduler``).
+
+    Args:
+        name: schedule name (``constant``, ``step``, ``multistep``, ``linear_decay``,
+            ``cyclic`` ...; see docs/training.md).
+        interval: ``step`` (after every optimizer step) or ``epoch`` (after every pass over
+            the training data; the papers' epoch-based schedules).
+        kwargs: the schedule's arguments (in units of ``interval``).
+    """
+
+    name: str = "constant"
+    interval: str = "step"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Adversarial training settings.
+
+    Args:
+        discriminator: the critic model (``s2_discriminator``, ``patchgan_wgan`` ...).
+        gan_type: ``GANLoss`` type (``vanilla``, ``lsgan``, ``wgan``, ``wgan-gp`` ...).
+        adv_weight: weight of the generator's adversarial term (S2: 1e-4).
+        d_loss_weight: factor on the discriminator loss (S5: 0.01).
+        gp_weight: gradient-penalty weight (WGAN-GP: 10; 0 = off).
+        d_steps_per_g: discriminator updates per generator update (S4: 8).
+        g_steps_per_d: generator updates per discriminator update (S3's text: 5).
+        lr_d: discriminator learning rate; None: the generator's.
+        betas_d: discriminator Adam betas; None: the generator's.
+        start_step: generator steps before the adversarial term is switched on (warm-up).
+    """
+
+    discriminator: ModelConfig
+    gan_type: str = "vanilla"
+    adv_weight: float = 1e-3
+    d_loss_weight: float = 1.0
+    gp_weight: float = 0.0
+    d_steps_per_g: int = 1
+    g_steps_per_d: int = 1
+    lr_d: float | None = None
+    betas_d: tuple[float, float] | None = None
+    start_step: int = 0
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One task of multi-task training (S5): its data and the weight of its loss."""
+
+    train: DataConfig
+    val: DataConfig | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop.
+
+    Args:
+        steps: generator (optimizer) steps to run; with ``epochs`` set, computed from it.
+        epochs: passes over the training data (the papers' unit); None: use ``steps``.
+        out_dir: run folder (checkpoints, logs, config.yaml).
+        seed: root seed (weights init, data order, augmentation, dropout).
+        device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:1`` ...
+        val_every, ckpt_every, log_every: intervals in steps (0 = never; a checkpoint and a
+            validation are always made at the end; every validation logs an image grid).
+        keep_checkpoints: most recent checkpoints kept (older ones deleted; 0 = keep all).
+        amp: ``off``, ``bf16`` (CPU or CUDA) or ``fp16`` (CUDA, with loss scaling).
+        channels_last: NHWC memory format for the models and batches.
+        compile: ``torch.compile`` the generator (off by default).
+        ema: decay of an exponential moving average of the generator's weights (0 = off);
+            validation then uses the average.
+        grad_accum: micro-batches per optimizer step (supervised and classifier tasks).
+        grad_clip: clip the gradient norm to this value (0 = off).
+        val_images: validation images drawn into the TensorBoard grid (0 = none).
+        deterministic: ``torch.use_deterministic_algorithms(True)``.
+    """
+
+    steps: int = 1000
+    epochs: int | None = None
+    out_dir: str = "runs/train"
+    seed: int = 0
+    device: str = "auto"
+    val_every: int = 500
+    ckpt_every: int = 500
+    log_every: int = 10
+    keep_checkpoints: int = 3
+    amp: str = "off"
+    channels_last: bool = False
+    compile: bool = False
+    ema: float = 0.0
+    grad_accum: int = 1
+    grad_clip: float = 0.0
+    val_images: int = 4
+    deterministic: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole training recipe.
+
+    Args:
+        task: ``supervised``, ``adversarial``, ``multitask`` or ``classifier``.
+        model: the generator (or classifier).
+        data: training / validation data (unused by ``multitask``, which uses ``tasks``).
+        losses: the weighted loss terms.
+        optim: the generator's optimizer.
+        schedule: its learning-rate schedule (the discriminator's follows the same schedule).
+        gan: adversarial settings (``adversarial``; optional for ``multitask``).
+        tasks: ``{task name: TaskConfig}`` (``multitask``).
+        train: the loop.
+        name: a short name for logs.
+        notes: free text (paper, what was assumed).
+    """
+
+    task: str
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataSection | None = None
+    losses: tuple[LossConfig, ...] = ()
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    gan: GANConfig | None = None
+    tasks: dict[str, TaskConfig] | None = None
+    name: str = ""
+    notes: str = ""
+
+
+# ------------------------------------------------------------------------------------------
+# mapping -> dataclass
+# ------------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """Convert ``value`` (from YAML) to the annotated type ``tp``; UserError naming ``path``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, path)
+            except UserError as exc:
+                errors.append(str(exc))
+        raise UserError(errors[0] if len(errors) == 1 else
+                        f"{path}: {value!r} is not {_type_name(tp)}")
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path)
+    if tp is Any:
+        return value
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise UserError(f"{path}: expected a mapping, got {value!r}")
+        if args:
+            return {str(k): _convert(v, args[1], f"{path}.{k}") for k, v in value.items()}
+        return dict(value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{path}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise UserError(f"{path}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise UserError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads "1e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise UserError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {path}")
+
+
+def from_dict(cls: type, data: Any, path: str = "") -> Any:
+    """Build dataclass ``cls`` from a mapping; unknown or missing keys are UserErrors.
+
+    Args:
+        cls: a dataclass type of this module.
+        data: the mapping (from YAML).
+        path: the dotted key path of ``data`` (for messages).
+
+    Returns:
+        The typed, frozen instance.
+
+    Example:
+        >>> from_dict(OptimConfig, {"lr": 1e-3}).lr
+        0.001
+    """
+    where = path or "config"
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise UserError(f"unknown config key {key!r} (known at {where}: "
+                        f"{', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        sub = f"{path}.{name}" if path else name
+        if name in data:
+            values[name] = _convert(data[name], hints[name], sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise UserError(f"missing config key {sub!r}")
+    return cls(**values)
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass config as plain YAML-ready data (tuples become lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML text (what ``config.yaml`` and every checkpoint hold)."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)
+
+
+# ------------------------------------------------------------------------------------------
+# overrides
+# ------------------------------------------------------------------------------------------
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into a key path and a YAML-parsed value.
+
+    Example:
+        >>> parse_override("train.steps=20")
+        (['train', 'steps'], 20)
+        >>> parse_override("optim.betas=[0.5, 0.999]")
+        (['optim', 'betas'], [0.5, 0.999])
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UserError(f"--set {text!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise UserError(f"--set {text!r}: value is not valid YAML ({exc.__class__.__name__})"
+                        ) from None
+    if isinstance(value, str):  # YAML 1.1 leaves "1e-4" a string; read it as the number
+        try:
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf") else value
+        except ValueError:
+            pass
+    return key.split("."), value
+
+
+def apply_override(data: Mapping[str, Any], keys: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with ``keys`` (a path) set to ``value``; intermediate mappings are
+    created, list items are addressed by index (``losses.0.weight``)."""
+    def set_in(node: Any, index: int) -> Any:
+        key = keys[index]
+        last = index == len(keys) - 1
+        if isinstance(node, list):
+            try:
+                position = int(key)
+                node[position]
+            except (ValueError, IndexError):
+                raise UserError(f"--set {'.'.join(keys)}: {key!r} is not an index of a "
+                                f"list of {len(node)}") from None
+            copy = list(node)
+            copy[position] = value if last else set_in(copy[position], index + 1)
+            return copy
+        if node is None:
+            node = {}
+        if not isinstance(node, Mapping):
+            raise UserError(f"--set {'.'.join(keys)}: {'.'.join(keys[:index])} is not a mapping")
+        copy = dict(node)
+        copy[key] = value if last else set_in(copy.get(key), index + 1)
+        return copy
+
+    return set_in(dict(data), 0)
+
+
+def load_config_data(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML recipe as a plain mapping (UserError naming the file if unreadable)."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{file}: config file not found")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"{file}: not a readable YAML file ({exc.__class__.__name__})") from None
+    if not isinstance(data, Mapping):
+        raise UserError(f"{file}: a config must be a mapping at the top level")
+    return dict(data)
+
+
+def build_config(data: Mapping[str, Any], overrides: Sequence[str] = (),
+                 source: str = "config") -> Config:
+    """Type and validate ``data`` after applying ``overrides`` (``key.path=value`` strings)."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        data = apply_override(data, keys, value)
+    try:
+        config = from_dict(Config, data)
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    validate_config(config, source)
+    return config
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
+    """Load, override, type and validate a YAML recipe.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key.path=value`` strings (the CLI's ``--set``).
+
+    Returns:
+        The frozen :class:`Config`.
+
+    Raises:
+        UserError: unreadable file, unknown key (named by its path), wrong type, or an
+            inconsistent setting.
+    """
+    return build_config(load_config_data(path), overrides, os.fspath(path))
+
+
+def _check_choice(value: str, choices: Sequence[str], key: str, source: str) -> None:
+    if value not in choices:
+        raise UserError(f"{source}: {key}={value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_data(data: DataConfig, key: str, source: str) -> None:
+    if data.batch_size < 1:
+        raise UserError(f"{source}: {key}.batch_size must be >= 1")
+    if data.workers < 0:
+        raise UserError(f"{source}: {key}.workers must be >= 0")
+    if data.limit is not None and data.limit < 1:
+        raise UserError(f"{source}: {key}.limit must be >= 1 or null")
+
+
+def validate_config(config: Config, source: str = "config") -> None:
+    """Cross-field checks that types cannot express; UserError naming the key."""
+    _check_choice(config.task, TASKS, "task", source)
+    train = config.train
+    _check_choice(train.amp, AMP_MODES, "train.amp", source)
+    _check_choice(config.optim.name, OPTIMIZERS, "optim.name", source)
+    _check_choice(config.schedule.interval, INTERVALS, "schedule.interval", source)
+    if train.steps < 1 and train.epochs is None:
+        raise UserError(f"{source}: train.steps must be >= 1")
+    if train.epochs is not None and train.epochs < 1:
+        raise UserError(f"{source}: train.epochs must be >= 1 or null")
+    for key in ("val_every", "ckpt_every", "log_every", "keep_checkpoints", "val_images"):
+        if getattr(train, key) < 0:
+            raise UserError(f"{source}: train.{key} must be >= 0")
+    if train.grad_accum < 1:
+        raise UserError(f"{source}: train.grad_accum must be >= 1")
+    if not 0.0 <= train.ema < 1.0:
+        raise UserError(f"{source}: train.ema must be in [0, 1)")
+    if train.grad_accum > 1 and config.task in ("adversarial", "multitask"):
+        raise UserError(f"{source}: train.grad_accum > 1 is supported for supervised and "
+                        "classifier training only")
+    for i, loss in enumerate(config.losses):
+        _check_choice(loss.input, LOSS_INPUTS, f"losses.{i}.input", source)
+        _check_choice(loss.pyramid, PYRAMIDS, f"losses.{i}.pyramid", source)
+    if not config.losses:
+        raise UserError(f"{source}: losses: give at least one loss term")
+    if config.task == "multitask":
+        if not config.tasks:
+            raise UserError(f"{source}: task 'multitask' needs a 'tasks' section")
+        for name, task in config.tasks.items():
+            _check_data(task.train, f"tasks.{name}.train", source)
+    else:
+        if config.data is None:
+            raise UserError(f"{source}: task {config.task!r} needs a 'data' section")
+        if config.tasks:
+            raise UserError(f"{source}: 'tasks' is only used by task 'multitask'")
+        _check_data(config.data.train, "data.train", source)
+    if config.task == "adversarial" and config.gan is None:
+        raise UserError(f"{source}: task 'adversarial' needs a 'gan' section")
+    if config.task in ("supervised", "classifier") and config.gan is not None:
+        raise UserError(f"{source}: 'gan' is set but task is {config.task!r} "
+                        "(use task: adversarial)")
+    if config.gan is not None:
+        gan = config.gan
+        if gan.d_steps_per_g < 1 or gan.g_steps_per_d < 1:
+            raise UserError(f"{source}: gan.d_steps_per_g and gan.g_steps_per_d must be >= 1")
+        if gan.d_steps_per_g > 1 and gan.g_steps_per_d > 1:
+            raise UserError(f"{source}: set at most one of gan.d_steps_per_g and "
+                            "gan.g_steps_per_d above 1")
+    if config.task == "classifier" and (config.data and config.data.train.layout != "video"):
+        raise UserError(f"{source}: the classifier reads labelled clips: data.train.layout "
+                        "must be 'video'")
+
+
+def replace_path(config: Config, dotted: str, value: Any) -> Config:
+    """A new config with one dotted field replaced (the original is unchanged).
+
+    Example:
+        >>> cfg2 = replace_path(cfg, "train.steps", 5)   # doctest: +SKIP
+    """
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return dataclasses.replace(config, **{head: value})
+    return dataclasses.replace(config, **{head: replace_path(getattr(config, head), rest, value)})
+
+
+def config_differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Dotted keys whose values differ between two configs (for resume warnings)."""
+    a, b = to_dict(old), to_dict(new)
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, where: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y)):
+                walk(x.get(key), y.get(key), f"{where}.{key}" if where else key)
+        elif x != y:
+            out.append(where)
+
+    walk(a, b, path)
+    return out
+
+
+__all__ = ["AMP_MODES", "Config", "DataConfig", "DataSection", "GANConfig", "LossConfig",
+           "ModelConfig", "OptimConfig", "ScheduleConfig", "TASKS", "TaskConfig",
+           "TrainConfig", "apply_override", "build_config", "config_differences",
+           "dump_config", "from_dict", "load_config", "load_config_data", "parse_override",
+           "replace_path", "to_dict", "validate_config"]
