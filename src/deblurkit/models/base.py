@@ -128,3 +128,66 @@ class RestorationNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_scales(x)[-1]
 
+
+
+#: Values of the generators' ``residual_init`` option: ``"default"`` keeps the paper's
+#: initialization; ``"zero"`` zeroes the last layer of the residual branch so that the
+#: untrained generator is the identity (output = input) through its global skip.
+RESIDUAL_INITS = ("default", "zero")
+
+
+def check_residual_init(residual_init: str, has_global_skip: bool = True) -> str:
+    """Validate a ``residual_init`` argument.
+
+    Args:
+        residual_init: one of :data:`RESIDUAL_INITS`.
+        has_global_skip: whether the generator adds its input to the residual branch; ``"zero"``
+            without it would make a constant (grey) generator, so it is refused.
+
+    Returns:
+        ``residual_init`` unchanged.
+
+    Raises:
+        ValueError: unknown value, or ``"zero"`` without a global skip.
+
+    Example:
+        >>> check_residual_init("zero")
+        'zero'
+    """
+    if residual_init not in RESIDUAL_INITS:
+        raise ValueError(f"residual_init must be one of {RESIDUAL_INITS}, got {residual_init!r}")
+    if residual_init == "zero" and not has_global_skip:
+        raise ValueError("residual_init='zero' needs the global input->output skip "
+                         "(without it the untrained network outputs a constant)")
+    return residual_init
+
+
+def zero_init_output_layer_(layer: nn.Module) -> None:
+    """Make the last layer of a residual branch output zero, in place.
+
+    Zeroes the weight and the bias. For a weight-normalized layer
+    (``torch.nn.utils.parametrizations.weight_norm``, weight ``= g * v / ||v||``) only the
+    magnitude ``g`` (``parametrizations.weight.original0``) is zeroed and the direction ``v``
+    is kept, so that the layer still has a defined direction. The layer's own parameters get a
+    gradient at the first step (its input is not zero); the layers before it get gradients from
+    the second step on, once the weight has left zero.
+
+    Args:
+        layer: a convolution or linear layer (plain or weight-normalized).
+
+    Example:
+        >>> conv = nn.Conv2d(4, 3, 3, padding=1)
+        >>> zero_init_output_layer_(conv)
+        >>> float(conv(torch.rand(1, 4, 5, 5)).abs().max())
+        0.0
+    """
+    from torch.nn.utils import parametrize
+
+    with torch.no_grad():
+        if parametrize.is_parametrized(layer, "weight"):
+            layer.parametrizations.weight.original0.zero_()
+        else:
+            layer.weight.zero_()
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            bias.zero_()

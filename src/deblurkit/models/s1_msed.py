@@ -67,7 +67,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deblurkit.models.base import RestorationNet, ValueRange
+from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
+                                   zero_init_output_layer_)
 from deblurkit.models.registry import register_model
 
 PAPER = "S1 (Han et al., paper 000), Sec. 3.1 Figs. 1-3, Sec. 3.3, Sec. 4.1"
@@ -255,6 +256,10 @@ class MultiScaleEncoderDecoder(RestorationNet):
             (the paper's "residual connections" between scales; default True).
         global_residual: add the scale's input image to its output (not in the paper;
             default False).
+        residual_init: ``"default"`` (Xavier everywhere, Sec. 4.1) or ``"zero"``: every
+            scale's last 3x3 convolution starts at zero so that, with ``global_residual``
+            (required), the untrained network outputs its input exactly (not in the paper; for
+            short training runs).
 
     Shape:
         - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``pad_multiple =
@@ -271,8 +276,10 @@ class MultiScaleEncoderDecoder(RestorationNet):
 
     def __init__(self, num_scales: int = 2, base_width: int = 32, num_resblocks: int = 2,
                  depth: int = 4, share_weights: bool = False, fusion: str = "weighted",
-                 cross_scale_residual: bool = True, global_residual: bool = False) -> None:
+                 cross_scale_residual: bool = True, global_residual: bool = False,
+                 residual_init: str = "default") -> None:
         super().__init__()
+        self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if not 1 <= num_scales:
             raise ValueError(f"num_scales must be >= 1 (the paper uses 1 to 3), got {num_scales}")
         if fusion not in FUSIONS:
@@ -297,7 +304,8 @@ class MultiScaleEncoderDecoder(RestorationNet):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform weights and zero biases for every (transposed) convolution (Sec. 4.1)."""
+        """Xavier-uniform weights and zero biases for every (transposed) convolution (Sec. 4.1);
+        with ``residual_init="zero"`` each scale's output convolution is then zeroed."""
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.xavier_uniform_(module.weight)
@@ -305,6 +313,9 @@ class MultiScaleEncoderDecoder(RestorationNet):
                     nn.init.zeros_(module.bias)
         if self.fusion_weights is not None:
             nn.init.constant_(self.fusion_weights, FUSION_INIT)
+        if self.residual_init == "zero":
+            for network in self.scales:
+                zero_init_output_layer_(network.decoder[-1].out)
 
     def restore(self, x: Tensor) -> list[Tensor]:
         outputs: list[Tensor] = []

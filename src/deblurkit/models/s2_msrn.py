@@ -57,7 +57,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deblurkit.models.base import RestorationNet, ValueRange
+from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
+                                   zero_init_output_layer_)
 from deblurkit.models.registry import register_model
 
 PAPER = "S2 (Xu et al., paper 001), Sec. III, Fig. 1, Fig. 3, eqs. 2-7"
@@ -213,6 +214,9 @@ class MultiScaleResidualNetwork(RestorationNet):
         global_residual: add each scale's blurred input to its output (not in the paper;
             default False).
         pyramid_sigma: standard deviation of the input pyramid's Gaussian (default 1.0).
+        residual_init: ``"default"`` (PyTorch's initialization) or ``"zero"``: every scale's
+            tail convolution starts at zero so that, with ``global_residual`` (required), the
+            untrained network outputs its input exactly (not in the paper; for short runs).
 
     Shape:
         - Input ``(B, 3, H, W)`` in ``[0, 1]``, any size (padded to ``2**(num_levels-1)``).
@@ -227,8 +231,10 @@ class MultiScaleResidualNetwork(RestorationNet):
 
     def __init__(self, num_levels: int = 3, num_msrb: int = 2, width: int = 64,
                  kernel_size: int = 3, upsample: str = "bilinear",
-                 global_residual: bool = False, pyramid_sigma: float = PYRAMID_SIGMA) -> None:
+                 global_residual: bool = False, pyramid_sigma: float = PYRAMID_SIGMA,
+                 residual_init: str = "default") -> None:
         super().__init__()
+        self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if num_levels < 1:
             raise ValueError(f"num_levels must be >= 1, got {num_levels}")
         if upsample not in UPSAMPLES:
@@ -246,6 +252,9 @@ class MultiScaleResidualNetwork(RestorationNet):
             nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1) if upsample == "transposed"
             else nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
             for _ in range(num_levels - 1))
+        if residual_init == "zero":
+            for scale in self.scales:
+                zero_init_output_layer_(scale.tail)
 
     def restore(self, x: Tensor) -> list[Tensor]:
         outputs: list[Tensor] = []

@@ -67,7 +67,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from deblurkit.models.base import RestorationNet, ValueRange
+from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
+                                   zero_init_output_layer_)
 from deblurkit.models.layers import PTELU, adaptive_avg_pool2d
 from deblurkit.models.registry import register_model
 
@@ -258,6 +259,12 @@ class MultiScaleDenseNet(RestorationNet):
         final_kernel: kernel of the last conv (DeblurGAN: 7).
         clamp_output: clamp ``input + tanh(residual)`` to ``[-1, 1]`` as DeblurGAN does
             (default ``False``: unclamped, see module docstring).
+        residual_init: ``"default"`` (PyTorch's initialization, weight-normalized last conv)
+            or ``"zero"``: the last conv is a plain convolution (no weight norm) whose weight
+            and bias start at zero, so ``tanh(residual) = 0`` and the untrained network
+            outputs its input exactly (not in the paper). A plain conv because zeroing the
+            weight-norm magnitude ``g`` (one scalar per output channel) leaves the residual
+            to grow through three scalars, far too slowly for a short run.
 
     Shape:
         ``(B, C, H, W) -> (B, C, H, W)`` in ``[0, 1]``, any ``H, W`` (padded to a multiple of
@@ -278,8 +285,9 @@ class MultiScaleDenseNet(RestorationNet):
                  pyramid_pooling: bool = True,
                  pyramid_bins: list[int] | tuple[int, ...] = (1, 2, 3, 6),
                  pyramid_reduction: int = 4, dropout: float = 0.2, final_kernel: int = 7,
-                 clamp_output: bool = False) -> None:
+                 clamp_output: bool = False, residual_init: str = "default") -> None:
         super().__init__()
+        self.residual_init = check_residual_init(residual_init)
         if len(decoder_channels) != len(block_layers):
             raise ValueError(f"decoder_channels ({len(decoder_channels)} values) must have one "
                              f"width per level of block_layers ({len(block_layers)} values)")
@@ -311,8 +319,13 @@ class MultiScaleDenseNet(RestorationNet):
         for up_width, skip_width in zip(decoder_channels, reversed(skip_channels)):
             self.transitions_up.append(TransitionUp(width, up_width))
             width = up_width + skip_width
-        self.head = wn_conv(width, channels, final_kernel, padding=final_kernel // 2,
-                            padding_mode="reflect")
+        if residual_init == "zero":
+            self.head: nn.Module = nn.Conv2d(width, channels, final_kernel,
+                                             padding=final_kernel // 2, padding_mode="reflect")
+            zero_init_output_layer_(self.head)
+        else:
+            self.head = wn_conv(width, channels, final_kernel, padding=final_kernel // 2,
+                                padding_mode="reflect")
 
     def restore(self, x: Tensor) -> Tensor:
         features = self.stem(x)

@@ -77,7 +77,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from deblurkit.models.base import RestorationNet, ValueRange
+from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
+                                   zero_init_output_layer_)
 from deblurkit.models.layers import (
     NORM_KINDS,
     ResnetBlock,
@@ -156,6 +157,9 @@ class FrameDeblurNet(RestorationNet):
         long_skips: add L2 and L32 into L36 (Table 1). ``None`` = only when they have L36's
             size (``downsample=False``); ``True`` with ``downsample`` is an error.
         padding: ``"reflect"`` (default) or ``"zeros"``, for plain convs and ResBlocks.
+        residual_init: ``"default"`` (PyTorch's initialization) or ``"zero"``: L37 (the last
+            1x1 conv of the residual branch, before ResInOut) starts at zero so that the
+            untrained network outputs its input exactly (not in the paper; for short runs).
 
     Shape:
         ``(B, C, H, W) -> (B, C, H, W)`` in ``[0, 1]``; any ``H, W >= 4`` (padded to a multiple
@@ -166,8 +170,9 @@ class FrameDeblurNet(RestorationNet):
                  num_blocks: int = 15, norm: str = "instance", dropout: float = 0.5,
                  dropout_at_inference: bool = False, downsample: bool = True,
                  num_strided: int = 2, long_skips: bool | None = None,
-                 padding: str = "reflect") -> None:
+                 padding: str = "reflect", residual_init: str = "default") -> None:
         super().__init__()
+        self.residual_init = check_residual_init(residual_init)
         if norm not in NORM_KINDS:
             raise ValueError(f"norm must be one of {NORM_KINDS}, got {norm!r}")
         if num_strided not in (1, 2):
@@ -198,6 +203,8 @@ class FrameDeblurNet(RestorationNet):
         self.l35 = conv_block(body_channels, body_channels, 1)
         self.l36 = nn.Conv2d(body_channels, body_channels, 1)
         self.l37 = nn.Conv2d(body_channels, channels, 1)
+        if residual_init == "zero":
+            zero_init_output_layer_(self.l37)
         self.train(True)
 
     def train(self, mode: bool = True) -> "FrameDeblurNet":

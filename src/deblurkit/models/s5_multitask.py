@@ -57,7 +57,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deblurkit.errors import UserError
-from deblurkit.models.base import RestorationNet, ValueRange, crop_to, pad_to_multiple
+from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init, crop_to,
+                                   pad_to_multiple, zero_init_output_layer_)
 from deblurkit.models.inception_resnet_v2 import (IRV2_CHANNELS, IRV2_FPN_TAPS,
                                                   InceptionResNetV2Features)
 from deblurkit.models.layers import ResnetBlock, conv_bias_for, make_norm
@@ -88,6 +89,10 @@ class MultiTaskGenerator(RestorationNet):
         global_skip: add the input to the tanh output (default True, DeblurGAN).
         clamp_output: clamp the output to the network range (default False, see module doc).
         value_range: the network's range (default symmetric ``[-1, 1]``).
+        residual_init: ``"default"`` (the decoders as given) or ``"zero"``: each decoder's
+            ``output_layer`` (its last conv) is zeroed so that ``tanh(D(E(x))) = 0`` and the
+            untrained network outputs its input exactly (needs ``global_skip``; not in the
+            thesis, for short runs).
 
     Attributes:
         encoder: the shared encoder (one module object used by every task).
@@ -109,8 +114,10 @@ class MultiTaskGenerator(RestorationNet):
     def __init__(self, encoder: nn.Module, decoders: Mapping[str, nn.Module], *, pad_multiple: int,
                  default_task: str | None = None, global_skip: bool = True,
                  clamp_output: bool = False,
-                 value_range: ValueRange = ValueRange.symmetric()) -> None:
+                 value_range: ValueRange = ValueRange.symmetric(),
+                 residual_init: str = "default") -> None:
         super().__init__()
+        self.residual_init = check_residual_init(residual_init, has_global_skip=global_skip)
         if not decoders:
             raise UserError("MultiTaskGenerator: give at least one task")
         bad = [t for t in decoders if not t or "." in t]
@@ -125,6 +132,9 @@ class MultiTaskGenerator(RestorationNet):
         self._default_task = self.tasks[0]
         if default_task is not None:
             self.default_task = default_task
+        if residual_init == "zero":
+            for decoder in self.decoders.values():
+                zero_init_output_layer_(decoder.output_layer)
 
     @property
     def tasks(self) -> list[str]:
@@ -280,6 +290,11 @@ class ResnetDecoder(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7)]
         self.body = nn.Sequential(*layers)
 
+    @property
+    def output_layer(self) -> nn.Conv2d:
+        """The last 7x7 conv (zeroed by ``residual_init="zero"``)."""
+        return self.body[-1]
+
     def forward(self, features: Features) -> Tensor:
         return self.body(features[0])
 
@@ -291,7 +306,8 @@ class ResnetDecoder(nn.Module):
 def build_s5_resnet(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None = None,
                     base_width: int = 64, num_sampling: int = 2, num_blocks: int = 9,
                     norm: str = "instance", dropout: float = 0.5, padding: str = "reflect",
-                    global_skip: bool = True, clamp_output: bool = False) -> MultiTaskGenerator:
+                    global_skip: bool = True, clamp_output: bool = False,
+                    residual_init: str = "default") -> MultiTaskGenerator:
     """S5 multi-task generator over the DeblurGAN ResNet (see module doc).
 
     Args:
@@ -301,7 +317,7 @@ def build_s5_resnet(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | No
         num_sampling: strided convs in E = transposed convs in each D (2).
         num_blocks: ResBlocks in E (9).
         norm, dropout, padding: see :class:`ResnetEncoder`.
-        global_skip, clamp_output: see :class:`MultiTaskGenerator`.
+        global_skip, clamp_output, residual_init: see :class:`MultiTaskGenerator`.
 
     Returns:
         The :class:`MultiTaskGenerator` (inputs padded to a multiple of ``2**num_sampling``).
@@ -310,7 +326,7 @@ def build_s5_resnet(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | No
     decoders = {task: ResnetDecoder(base_width, num_sampling, 3, norm) for task in tasks}
     return MultiTaskGenerator(encoder, decoders, pad_multiple=2 ** num_sampling,
                               default_task=default_task, global_skip=global_skip,
-                              clamp_output=clamp_output)
+                              clamp_output=clamp_output, residual_init=residual_init)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,6 +439,11 @@ class FPNDecoder(nn.Module):
         self.smooth2 = nn.Sequential(*conv_norm_relu(num_filters, num_filters // 2, norm=norm))
         self.final = nn.Conv2d(num_filters // 2, out_channels, 3, padding=1)
 
+    @property
+    def output_layer(self) -> nn.Conv2d:
+        """The last 3x3 conv (zeroed by ``residual_init="zero"``)."""
+        return self.final
+
     def forward(self, features: Features) -> Tensor:
         concat, map0 = features
         x = upsample(self.smooth(concat), 2, self.upsample_mode)
@@ -438,7 +459,7 @@ def build_s5_fpn(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None 
                  num_filters: int = 128, num_filters_fpn: int = 256, norm: str = "instance",
                  upsample_mode: str = "nearest", pretrained_backbone: str | None = None,
                  freeze_backbone: bool = False, global_skip: bool = True,
-                 clamp_output: bool = False) -> MultiTaskGenerator:
+                 clamp_output: bool = False, residual_init: str = "default") -> MultiTaskGenerator:
     """S5 multi-task generator over an FPN on InceptionResNetV2 (see module doc).
 
     Args:
@@ -448,7 +469,7 @@ def build_s5_fpn(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None 
         pretrained_backbone: path of the published InceptionResNetV2 ImageNet weights
             (``inceptionresnetv2-520b38e4.pth`` or a safetensors copy); None: random init.
         freeze_backbone: start with the backbone frozen.
-        global_skip, clamp_output: see :class:`MultiTaskGenerator`.
+        global_skip, clamp_output, residual_init: see :class:`MultiTaskGenerator`.
 
     Returns:
         The :class:`MultiTaskGenerator` (inputs padded to a multiple of 32).
@@ -458,4 +479,4 @@ def build_s5_fpn(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None 
     decoders = {task: FPNDecoder(num_filters, norm, upsample_mode) for task in tasks}
     return MultiTaskGenerator(encoder, decoders, pad_multiple=max(FPNEncoder.STRIDES),
                               default_task=default_task, global_skip=global_skip,
-                              clamp_output=clamp_output)
+                              clamp_output=clamp_output, residual_init=residual_init)
