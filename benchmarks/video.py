@@ -109,7 +109,8 @@ def table(result: dict) -> str:
     clip = result["clip"]
     lines = [f"Clip: {clip['frames']} frames at {clip['width']}x{clip['height']}, "
              f"{clip['blurred']} blurred (synthesized, H.264 CRF {CRF}); deblurring model "
-             f"`{result['model']}`, classifier `{result['classifier']}` (untrained).", "",
+             f"`{result['model']}` (untrained: speed only), classifier "
+             f"`{result['classifier']}` ({weights_note(result['classifier'])}).", "",
              "| --select | N_a | N_b | t_c s | t_d s | T_run s | wall s | wall / T_run "
              "| speedup vs all (measured) | load avg |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -128,6 +129,11 @@ def table(result: dict) -> str:
                      f"{wall / t_run if t_run else float('nan'):.2f} | {speedup} | "
                      f"{run['load_before'][0]:.1f} / {run['load_after'][0]:.1f} |")
     return "\n".join(lines)
+
+
+def weights_note(spec: str) -> str:
+    """'untrained' for a registered name, 'trained weights' for a file."""
+    return "trained weights" if Path(spec).suffix else "untrained: its choice of frames is arbitrary"
 
 
 def update_doc(text: str, command: str) -> None:
