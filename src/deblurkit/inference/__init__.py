@@ -11,8 +11,7 @@ Modules (imported on first use, so that ``import deblurkit.inference`` stays che
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deblurkit.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "Backend": "deblurkit.inference.backends",
@@ -29,8 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'deblurkit.inference' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

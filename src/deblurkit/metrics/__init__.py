@@ -13,13 +13,11 @@ See ``docs/metrics.md``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from deblurkit.metrics.color import rgb_to_y
 from deblurkit.metrics.config import MetricConfig
 from deblurkit.metrics.evaluate import EvalResult, evaluate_folders, evaluate_gopro
 from deblurkit.metrics.reference import MetricInputError, psnr, ssim
+from deblurkit.utils.lazy import lazy_exports
 
 _TORCH_NAMES = {"psnr_torch", "ssim_torch", "rgb_to_y_torch"}
 
@@ -27,8 +25,5 @@ __all__ = ["MetricConfig", "MetricInputError", "psnr", "ssim", "rgb_to_y", "psnr
            "ssim_torch", "rgb_to_y_torch", "evaluate_folders", "evaluate_gopro", "EvalResult"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _TORCH_NAMES:
-        module = importlib.import_module("deblurkit.metrics.torch_metrics")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: "deblurkit.metrics.torch_metrics" for name in _TORCH_NAMES})

@@ -218,8 +218,8 @@ def _unwrap(obj: Any, file: Path) -> dict[str, Tensor]:
 def read_state_dict(path: str | os.PathLike, *, hint: str | None = None) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or ``.pth`` / ``.pt`` / ``.bin`` / ``.ckpt``.
 
-    Torch pickles are opened only with ``torch.load(path, map_location="cpu",
-    weights_only=True)``. Checkpoint wrappers are unwrapped (``{"state_dict": ...}``,
+    Torch pickles are opened only with ``torch.load(..., weights_only=True)`` (tensors
+    and plain containers: a pickle cannot run code). Checkpoint wrappers are unwrapped (``{"state_dict": ...}``,
     ``{"model": ...}``, BasicSR's ``params_ema`` / ``params``) and a ``module.`` (DataParallel)
     or ``_orig_mod.`` (torch.compile) prefix carried by every key is stripped.
 

@@ -15,8 +15,7 @@ Modules (imported lazily: ``from deblurkit.synth import X`` loads only X's modul
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deblurkit.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # S4 video protocol
@@ -63,14 +62,5 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'deblurkit.synth' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"deblurkit.synth.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"deblurkit.synth.{module}" for name, module in _EXPORTS.items()})
