@@ -149,8 +149,9 @@ class ScheduleConfig:
     """Learning-rate schedule (built by ``deblurkit.training.schedules.build_scheduler``).
 
     Args:
-        name: schedule name (``constant``, ``step``, ``multistep``, ``linear_decay``,
-            ``cyclic`` ...; see docs/training.md).
+        name: schedule name (``constant``, ``step``, ``multi_step``,
+            ``constant_then_linear``, ``cyclic_exp_range``, ``cosine``, ``warmup`` ...; see
+            ``deblurkit.training.schedules`` and docs/losses.md).
         interval: ``step`` (after every optimizer step) or ``epoch`` (after every pass over
             the training data; the papers' epoch-based schedules).
         kwargs: the schedule's arguments (in units of ``interval``).
@@ -167,7 +168,8 @@ class GANConfig:
 
     Args:
         discriminator: the critic model (``s2_discriminator``, ``patchgan_wgan`` ...).
-        gan_type: ``GANLoss`` type (``vanilla``, ``lsgan``, ``wgan``, ``wgan-gp`` ...).
+        gan_type: ``GANLoss`` type (``vanilla``, ``nsgan``, ``lsgan``, ``wgan``, ``hinge``);
+            WGAN-GP is ``wgan`` with ``gp_weight`` > 0.
         adv_weight: weight of the generator's adversarial term (S2: 1e-4).
         d_loss_weight: factor on the discriminator loss (S5: 0.01).
         gp_weight: gradient-penalty weight (WGAN-GP: 10; 0 = off).

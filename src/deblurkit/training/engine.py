@@ -357,6 +357,19 @@ def _adversarial_active(session: Session) -> tuple[bool, bool]:
     return on and session.step % gan.g_steps_per_d == 0, on
 
 
+def _generator_update(session: Session, terms: dict[str, Tensor], discs,
+                      logs: dict[str, float]) -> dict[str, float]:
+    """Sum the generator's loss terms, one backward and step, critics trainable again."""
+    loss = sum(terms.values())
+    session.backward(loss)
+    for disc in discs:
+        set_requires_grad(disc, True)
+    session.optimizer_step(session.optimizer, session.model)
+    logs.update({name: float(v.detach()) for name, v in terms.items()})
+    logs["loss"] = float(loss.detach())
+    return logs
+
+
 def adversarial_step(session: Session) -> dict[str, float]:
     """Critic update(s) on a detached fake, then one generator update (see module doc)."""
     gan = session.config.gan
@@ -377,13 +390,7 @@ def adversarial_step(session: Session) -> dict[str, float]:
         if use_adv:
             terms["adv"] = gan.adv_weight * session.gan_loss(disc(outputs[-1]), True,
                                                              is_disc=False)
-        loss = sum(terms.values())
-    session.backward(loss)
-    set_requires_grad(disc, True)
-    session.optimizer_step(session.optimizer, session.model)
-    logs.update({name: float(v.detach()) for name, v in terms.items()})
-    logs["loss"] = float(loss.detach())
-    return logs
+    return _generator_update(session, terms, [disc], logs)
 
 
 def multitask_step(session: Session) -> dict[str, float]:
@@ -413,14 +420,7 @@ def multitask_step(session: Session) -> dict[str, float]:
                 task_terms[f"{task}/adv"] = config.gan.adv_weight * session.gan_loss(
                     score, True, is_disc=False)
             terms.update({k: task_cfg.weight * v for k, v in task_terms.items()})
-        loss = sum(terms.values())
-    session.backward(loss)
-    for disc in session.discs.values():
-        set_requires_grad(disc, True)
-    session.optimizer_step(session.optimizer, session.model)
-    logs.update({name: float(v.detach()) for name, v in terms.items()})
-    logs["loss"] = float(loss.detach())
-    return logs
+    return _generator_update(session, terms, session.discs.values(), logs)
 
 
 def classifier_step(session: Session) -> dict[str, float]:
