@@ -291,10 +291,11 @@ def test_restore_one_shot_and_lazy_package_export():
 # ------------------------------------------------------------------------------ resolve
 
 def test_load_backend_default_and_errors(tmp_path):
-    with pytest.raises(UserError, match="no bundled default model"):
-        load_backend("default")
-    with pytest.raises(UserError, match="--model NAME or FILE"):
-        Restorer()
+    from deblurkit.pretrained import bundled_card
+
+    backend = load_backend("default", device="cpu")
+    assert backend.model.deblurkit_name == Restorer(device="cpu").backend.model.deblurkit_name
+    assert backend.pad_multiple == bundled_card("default").pad_multiple
     with pytest.raises(UserError, match="unknown model"):
         load_backend("no_such_model")
     with pytest.raises(UserError, match="model file not found"):
@@ -337,8 +338,9 @@ def test_load_backend_safetensors_and_torchscript(tmp_path, s1_backend):
 
 
 def test_load_classifier(capsys):
-    with pytest.raises(UserError, match="no bundled default classifier"):
-        load_classifier(None)
+    default = load_classifier(None, device="cpu")
+    assert default.model.deblurkit_name == "s4_frame_selector"
+    assert capsys.readouterr().err == ""      # bundled weights are trained: no warning
     with pytest.raises(UserError, match="not a classifier|is a generator"):
         load_classifier("s1_msed_1scale")
     clf = load_classifier("s4_frame_selector", device="cpu")

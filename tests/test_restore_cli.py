@@ -116,11 +116,18 @@ def test_restore_existing_output_needs_overwrite(inputs, model_file, tmp_path, c
                   "--overwrite"]) == 0
 
 
-def test_restore_default_model_is_a_clear_error(inputs, tmp_path, capsys):
-    code = _main(["restore", str(inputs / "photo.jpg"), "-o", str(tmp_path / "o")])
-    assert code == 1
-    assert "no bundled default model" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
+def test_restore_uses_the_bundled_default_model(inputs, tmp_path, capsys):
+    from deblurkit.inference.restorer import Restorer
+    from deblurkit.io import read_image, write_image
+
+    src = tmp_path / "in.png"
+    write_image(src, read_image(inputs / "photo.jpg").pixels)
+    out = tmp_path / "o"
+    assert _main(["restore", str(src), "-o", str(out), "--tile", "0"]) == 0
+    assert "untrained" not in capsys.readouterr().err
+    written = read_image(out / "in.png").pixels
+    expected = Restorer(device="cpu")(read_image(src).pixels)
+    assert np.array_equal(written, expected)
 
 
 def test_eval_with_model_records_seconds(tmp_path, model_file, capsys):

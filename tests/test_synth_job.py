@@ -251,6 +251,31 @@ def test_train_and_test_use_disjoint_seeds(tiny_run):
     assert not set(sk["partition"]["train_files"]) & set(sk["partition"]["test_files"])
 
 
+@pytest.mark.parametrize("n_test, holdout, expected_test_files", [
+    (120, 0.25, 2),    # the default model's data: round(0.25 * 9) = 2
+    (120, None, 1),    # default share n_test / total = 0.04: at least one file
+    (0, None, 0),      # no test split at all: every file trains
+])
+def test_holdout_fraction_partitions_file_sources(tmp_path, n_test, holdout, expected_test_files):
+    from deblurkit.synth.job import build_sources
+    from deblurkit.synth.sources import SKIMAGE_IMAGES
+
+    config = SynthConfig(tmp_path / "o", n_train=3000, n_test=n_test, size=(64, 64), seed=2026,
+                         sources=("skimage",), holdout_fraction=holdout,
+                         kinds=("kernel",), video_clips=0)
+    _, descriptions, _, _ = build_sources(config)
+    part = descriptions[0]["partition"]
+    test_files = part.get("test_files", [])
+    assert len(test_files) == expected_test_files
+    if expected_test_files:
+        assert len(part["train_files"]) == len(SKIMAGE_IMAGES) - expected_test_files
+        assert not set(part["train_files"]) & set(test_files)
+    if holdout == 0.25:   # the photographs docs/default-model.md says are held out
+        assert sorted(test_files) == ["skimage.data.astronaut", "skimage.data.hubble_deep_field"]
+    with pytest.raises(UserError, match="--holdout"):
+        SynthConfig(tmp_path / "o", holdout_fraction=1.0)
+
+
 def test_refuses_non_empty_output_unless_overwrite(tiny_run, tmp_path):
     out = tmp_path / "busy"
     out.mkdir()

@@ -1,12 +1,14 @@
 """Export a network to ONNX or TorchScript with dynamic batch, height and width.
 
-MODEL is a registered generator / classifier name (untrained weights: a warning says so) or a
-.safetensors file saved by deblurkit. The file takes NCHW float32 RGB in [0, 1] of any size
+MODEL is `default` / `default_selector` (the bundled weights), a registered generator /
+classifier name (untrained weights: a warning says so) or a .safetensors file saved by
+deblurkit. The file takes NCHW float32 RGB in [0, 1] of any size
 and returns the restored image in [0, 1] (the classifier: P(blurred) per image); the model's
 padding and value range are inside the graph, and its name, arguments and pad multiple are
 stored as metadata. Each export is checked against PyTorch on a second input size.
 
 Examples:
+  deblurkit export default -o default.onnx
   deblurkit export net.safetensors -o net.onnx
   deblurkit export s4_frame_selector --format torchscript -o selector.pt
   deblurkit export net.safetensors -o net.onnx --opset 18 --height 129 --width 193 --overwrite
@@ -30,7 +32,8 @@ SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="registered model name or .safetensors weight file")
+                        help="default, default_selector, a registered model name or a "
+                             ".safetensors weight file")
     parser.add_argument("--format", choices=["onnx", "torchscript"],
                         help="output format (default: from the -o suffix: .onnx -> onnx, "
                              ".pt/.ts -> torchscript)")

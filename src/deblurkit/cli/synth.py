@@ -111,6 +111,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest blurred fraction of a clip (default 0.7, S4)")
     parser.add_argument("--skip-probability", type=float, default=0.4, metavar="P",
                         help="probability that a clip interval stays sharp (default 0.4)")
+    parser.add_argument("--holdout", type=float, default=None, metavar="F",
+                        help="fraction of the files of each file source (scikit-image photos, "
+                        "your images/videos) used only by the test split (default: the test "
+                        "split's share of the pairs)")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="K",
                         help="worker processes (default: all cores)")
     parser.add_argument("--no-preview", action="store_true", help="do not write preview.png")
@@ -137,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         clip_frames=args.clip_frames, kernel_size=args.kernel_size,
         noise_sigma=args.noise, kernel_response=args.kernel_response,
         response=args.response, gamma=args.gamma, max_blurred_fraction=args.max_blurred,
-        skip_probability=args.skip_probability, workers=args.workers,
+        skip_probability=args.skip_probability, holdout_fraction=args.holdout,
+        workers=args.workers,
         overwrite=args.overwrite, preview=not args.no_preview)
     report = BatchReport()
     start = time.perf_counter()

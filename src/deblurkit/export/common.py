@@ -319,7 +319,8 @@ def measure_receptive_field_or_none(model: nn.Module, kind: str) -> int | None:
 
 
 def load_model_spec(spec: str | os.PathLike) -> nn.Module:
-    """The model to export: a registered name (untrained weights, with a warning) or a
+    """The model to export: ``"default"`` / ``"default_selector"`` (the bundled weights,
+    :mod:`deblurkit.pretrained`), a registered name (untrained weights, with a warning) or a
     ``.safetensors`` file written by :func:`deblurkit.models.weights.save_model`.
 
     Raises:
@@ -330,7 +331,11 @@ def load_model_spec(spec: str | os.PathLike) -> nn.Module:
     """
     from deblurkit.models import create_model
 
+    from deblurkit.pretrained import BUNDLED, load_bundled
+
     text = os.fspath(spec)
+    if text in BUNDLED:
+        return load_bundled(text)
     path = Path(text)
     suffix = path.suffix.lower()
     if suffix in (".onnx", ".pt", ".ts", ".pth", ".jit"):

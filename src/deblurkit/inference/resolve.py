@@ -2,9 +2,8 @@
 
 A specification is one of:
 
-- ``"default"``: the bundled default model. This version bundles none yet (a later issue
-  adds trained weights), so it is a :class:`~deblurkit.errors.UserError` naming the
-  alternatives;
+- ``"default"``: the bundled default model (:mod:`deblurkit.pretrained`, trained by this
+  toolkit on synthesized data; model card ``docs/default-model.md``), loaded with no network;
 - a registered model name (``deblurkit models``): built with *untrained* (random) weights,
   with a one-line warning on stderr: useful for tests and timing, not for restoration;
 - a ``.safetensors`` file written by :func:`deblurkit.models.weights.save_model`;
@@ -35,8 +34,8 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 ONNX_SUFFIXES = (".onnx",)
 TORCHSCRIPT_SUFFIXES = (".pt", ".ts")
 
-NO_DEFAULT_MESSAGE = ("no bundled default model in this version; pass --model NAME or FILE "
-                      "(see `deblurkit models`)")
+#: The bundled classifier ``--classifier default`` loads.
+DEFAULT_CLASSIFIER = "default_selector"
 
 
 def warn_untrained(name: str) -> None:
@@ -88,8 +87,8 @@ def load_backend(model: str | os.PathLike, *, backend: str = "torch", device: st
         A :class:`~deblurkit.inference.backends.Backend`.
 
     Raises:
-        UserError: ``"default"`` (none bundled yet), unknown name, missing or unreadable
-            file, a model that is not a generator, an unknown backend.
+        UserError: unknown name, missing or unreadable file, a model that is not a
+            generator, an unknown backend.
 
     Example:
         >>> backend = load_backend("s1_msed", device="cpu")   # doctest: +SKIP
@@ -98,7 +97,9 @@ def load_backend(model: str | os.PathLike, *, backend: str = "torch", device: st
         raise UserError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     spec = os.fspath(model)
     if spec == DEFAULT_MODEL:
-        raise UserError(NO_DEFAULT_MESSAGE)
+        from deblurkit.pretrained import bundled_card
+
+        spec = os.fspath(bundled_card(DEFAULT_MODEL).path)
     path = _model_file(spec)
     suffix = path.suffix.lower() if path is not None else ""
     if suffix in ONNX_SUFFIXES:
@@ -143,7 +144,7 @@ def load_classifier(model: str | os.PathLike | None, *, device: str = "auto",
     """Frame classifier for a specification: P(blurred) per frame.
 
     Args:
-        model: None or ``"default"`` (no bundled classifier yet: a UserError), a registered
+        model: None or ``"default"`` (the bundled frame selector), a registered
             classifier name (e.g. ``s4_frame_selector``, untrained, with a warning), or a
             ``.safetensors`` file from ``save_model``.
         device: ``"auto"`` / ``"cpu"`` / ``"cuda"``.
@@ -153,13 +154,14 @@ def load_classifier(model: str | os.PathLike | None, *, device: str = "auto",
         ``device`` attribute.
 
     Raises:
-        UserError: no default, unknown name, not a classifier, unreadable file, or a file
-            type other than ``.safetensors``.
+        UserError: unknown name, not a classifier, unreadable file, or a file type other
+            than ``.safetensors``.
     """
     spec = DEFAULT_MODEL if model is None else os.fspath(model)
     if spec == DEFAULT_MODEL:
-        raise UserError("no bundled default classifier in this version; pass a classifier "
-                        "NAME or FILE (see `deblurkit models`)")
+        from deblurkit.pretrained import bundled_card
+
+        spec = os.fspath(bundled_card(DEFAULT_CLASSIFIER).path)
     path = _model_file(spec)
     if path is None:
         return TorchClassifier(_build_registered(spec, "classifier"), device=device)

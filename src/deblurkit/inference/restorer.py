@@ -40,7 +40,7 @@ class Restorer:
     """A loaded model plus the tiling options, restoring images of any supported type.
 
     Args:
-        model: ``"default"`` (bundled model; none yet in this version), a registered name, a
+        model: ``"default"`` (the bundled model, :mod:`deblurkit.pretrained`), a registered name, a
             model file (``.safetensors``, ``.onnx``, ``.pt``; see
             :func:`deblurkit.inference.resolve.load_backend`), a ready
             :class:`~deblurkit.inference.backends.Backend`, or an ``nn.Module`` generator.

@@ -100,6 +100,10 @@ class SynthConfig:
         frame_counts: frame counts ``M`` of the average kind (odd).
         min_interval, max_interval, max_blurred_fraction, skip_probability: the S4 video
             protocol (:class:`~deblurkit.synth.video.PartialBlurConfig`).
+        holdout_fraction: fraction of each file-based source's files (scikit-image photos,
+            the user's images and videos) kept for the test split only; None: the test
+            split's share of the pairs, ``n_test / (n_train + n_test)``. At least one file
+            is held out and one kept whenever a source has two or more.
         workers: worker processes (None: ``os.cpu_count()``).
         overwrite: replace an earlier ``synth`` output in ``out``.
         preview: write ``preview.png``.
@@ -127,6 +131,7 @@ class SynthConfig:
     max_interval: int = 12
     max_blurred_fraction: float = 0.7
     skip_probability: float = 0.4
+    holdout_fraction: float | None = None
     workers: int | None = None
     overwrite: bool = False
     preview: bool = True
@@ -152,6 +157,8 @@ class SynthConfig:
             raise UserError("--source: give at least one source")
         if min(self.n_train, self.n_test, self.video_clips, self.clip_frames) < 0:
             raise UserError("counts must be >= 0")
+        if self.holdout_fraction is not None and not 0.0 < self.holdout_fraction < 1.0:
+            raise UserError(f"--holdout: {self.holdout_fraction} is not in (0, 1)")
 
     def run_json(self) -> dict[str, Any]:
         """Settings of this run that do not affect the output bytes."""
@@ -507,7 +514,11 @@ def build_sources(config: SynthConfig, report: Any = None
             first = scan.failures[0] if scan.failures else (paths[0], "no images or videos")
             raise UserError(f"{first[0]}: {first[1]} (no usable input left)")
     total = config.n_train + config.n_test
-    test_fraction = config.n_test / total if total else 0.2
+    test_fraction = config.holdout_fraction
+    if config.n_test == 0 and config.n_test_clips == 0:
+        test_fraction = 0.0  # no test split: every file goes to training
+    elif test_fraction is None:
+        test_fraction = config.n_test / total if total else 0.2
     per_split: dict[str, dict[str, Any]] = {"train": {}, "test": {}}
     descriptions = []
     partition_rng = np.random.default_rng(

@@ -1,0 +1,115 @@
+"""Weights that ship inside the package: the default deblurring model and frame selector.
+
+Both were trained by this toolkit on data it synthesizes (``configs/default/``); the model
+card is ``docs/default-model.md``. What a weight file *is* (task, value range, colour order,
+padding multiple, training data, recipe) is described by a :class:`WeightCard`, kept apart
+from the architecture, which the safetensors header names (``deblurkit_name`` /
+``deblurkit_kwargs``, see :func:`deblurkit.models.weights.save_model`).
+
+``--model default`` (the default of ``restore``, ``video`` and ``eval``) and
+``--classifier default`` resolve here; nothing is downloaded.
+
+Example:
+    >>> from deblurkit.pretrained import bundled_card, load_bundled
+    >>> bundled_card("default").task
+    'deblur'
+    >>> model = load_bundled("default")      # an nn.Module, eval mode, on the CPU
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from torch import nn
+
+from deblurkit.errors import UserError
+
+#: Model card of both bundled files.
+MODEL_CARD = "docs/default-model.md"
+
+
+@dataclass(frozen=True)
+class WeightCard:
+    """What a bundled weight file holds and how its inputs must look.
+
+    Args:
+        name: the name users pass (``--model default``).
+        file: file name inside this package.
+        task: ``"deblur"`` (a generator) or ``"frame_selection"`` (a classifier).
+        value_range: range of the tensors the *caller* passes (the network converts to its
+            own range inside).
+        colour_order: channel order of the inputs.
+        pad_multiple: the input size must be a multiple of this (the backends pad).
+        training_data: what it was trained on.
+        recipe: the training config that made it (relative to the repository root).
+        seed: the seed of that run.
+    """
+
+    name: str
+    file: str
+    task: str
+    value_range: tuple[float, float]
+    colour_order: str
+    pad_multiple: int
+    training_data: str
+    recipe: str
+    seed: int
+
+    @property
+    def path(self) -> Path:
+        """Where the file is in the installed package."""
+        return Path(str(resources.files(__name__).joinpath(self.file)))
+
+
+_SYNTH = ("deblurkit synth: procedural scenes + 7 of the 9 scikit-image photographs (astronaut "
+          "and hubble_deep_field held out for the test split), camera-shake kernels with "
+          "noise, frame-averaged blur")
+
+#: Every bundled weight file, by name.
+BUNDLED: dict[str, WeightCard] = {
+    "default": WeightCard(
+        name="default", file="default_deblur.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
+        training_data=_SYNTH + " (not GoPro)", recipe="configs/default/deblur.yaml", seed=0),
+    "default_selector": WeightCard(
+        name="default_selector", file="default_selector.safetensors",
+        task="frame_selection", value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=1,
+        training_data="deblurkit synth: 120 partially blurred clips (S4 protocol) of procedural "
+                      "scenes and 14 scikit-image photographs (never astronaut or "
+                      "hubble_deep_field)",
+        recipe="configs/default/frame_selector.yaml", seed=0),
+}
+
+
+def bundled_card(name: str) -> WeightCard:
+    """The :class:`WeightCard` of a bundled file (``"default"`` or ``"default_selector"``).
+
+    Raises:
+        UserError: no such bundled file.
+    """
+    try:
+        return BUNDLED[name]
+    except KeyError:
+        raise UserError(f"no bundled weights named {name!r}; bundled: "
+                        f"{', '.join(BUNDLED)}") from None
+
+
+def load_bundled(name: str) -> nn.Module:
+    """Build and load a bundled model (eval mode, CPU).
+
+    Raises:
+        UserError: unknown name, or the file is missing from this installation.
+    """
+    from deblurkit.models.weights import load_model
+
+    card = bundled_card(name)
+    if not card.path.is_file():
+        raise UserError(f"{card.path}: bundled weights missing from this installation "
+                        "(reinstall deblurkit)")
+    model = load_model(card.path)
+    return model.eval()
+
+
+__all__ = ["BUNDLED", "MODEL_CARD", "WeightCard", "bundled_card", "load_bundled"]
