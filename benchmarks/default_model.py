@@ -483,9 +483,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--no-latency", action="store_true", help="skip the 1280x720 timing")
+    parser.add_argument("--selector-only", action="store_true",
+                        help="only score --classifier on the test clips and print the result "
+                             "(writes nothing: for comparing selector runs)")
     args = parser.parse_args()
     command = ("python benchmarks/default_model.py " + " ".join(sys.argv[1:])).strip()
     classifier = None if args.classifier.lower() == "none" else args.classifier
+    if args.selector_only:
+        from deblurkit.inference.resolve import load_classifier
+
+        torch.set_num_threads(args.threads)
+        try:
+            scores = evaluate_selector(Path(args.data), load_classifier(args.classifier,
+                                                                        device=args.device))
+        except UserError as exc:
+            sys.exit(f"default_model: {exc}")
+        print(json.dumps({"classifier": args.classifier, **scores}, indent=1))
+        return
     try:
         result = evaluate_default(args.data, args.model, classifier,
                                   wiener_tune=args.wiener_tune, grid=args.grid,
