@@ -42,6 +42,19 @@ def median_latency(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> 
     return statistics.median(times), times
 
 
+def fp32_bf16_latency(model: torch.nn.Module, shape: tuple[int, ...], runs: int
+                      ) -> dict[str, float]:
+    """Median seconds of ``model`` on one random input of ``shape`` (channels-last, inference
+    mode) in fp32 and in CPU bf16 autocast: ``{"fp32": s, "bf16": s}``."""
+    model = model.eval().to(memory_format=torch.channels_last)
+    x = torch.rand(*shape).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fp32, _ = median_latency(lambda: model(x), runs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16, _ = median_latency(lambda: model(x), runs)
+    return {"fp32": fp32, "bf16": bf16}
+
+
 def cpu_name() -> str:
     """The CPU model (from /proc/cpuinfo on Linux) and its bf16 instruction sets."""
     try:

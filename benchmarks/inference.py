@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (RESULTS, count_macs, machine, median_latency,  # noqa: E402
-                    replace_marked_block, save_json)
+from common import (RESULTS, count_macs, fp32_bf16_latency, machine,  # noqa: E402
+                    median_latency, replace_marked_block, save_json)
 
 from deblurkit.models import create_model, list_models  # noqa: E402
 
@@ -101,14 +101,9 @@ def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
                  "threads": torch.get_num_threads()}
     macs = count_macs(lambda: create_model(name), (1, 3, *HD))
     row["macs"] = macs
-    model = create_model(name).eval().to(memory_format=torch.channels_last)
-    x = torch.rand(1, 3, *HD).to(memory_format=torch.channels_last)
     megapixels = HD[0] * HD[1] / 1e6
-    results = {}
-    with torch.inference_mode():
-        results["torch_fp32"], _ = median_latency(lambda: model(x), runs)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            results["torch_bf16"], _ = median_latency(lambda: model(x), runs)
+    timed = fp32_bf16_latency(create_model(name), (1, 3, *HD), runs)
+    results = {"torch_fp32": timed["fp32"], "torch_bf16": timed["bf16"]}
     if skip_onnx:
         row["onnx_note"] = "skipped (--skip-onnx)"
     elif name in ONNX_NOT_EXPORTABLE:
@@ -118,7 +113,7 @@ def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
             path = export_onnx(create_model(name), Path(tmp) / f"{name}.onnx", verify=False,
                                receptive_field=False)
             backend = OnnxBackend(path, threads=ORT_THREADS)
-            xc = x.contiguous()
+            xc = torch.rand(1, 3, *HD)
             results["onnxruntime"], _ = median_latency(lambda: backend(xc), runs)
     for key, seconds in results.items():
         row[key] = {"seconds": seconds, "megapixels_per_s": megapixels / seconds,

@@ -37,8 +37,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (count_macs, machine, median_latency, replace_marked_block,  # noqa: E402
-                    save_json)
+from common import (count_macs, fp32_bf16_latency, machine,  # noqa: E402
+                    replace_marked_block, save_json)
 
 from deblurkit.models import create_model  # noqa: E402
 
@@ -60,16 +60,6 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "s1_2scale_w12": ("s1_msed", dict(base_width=12, num_resblocks=1,
                                       global_residual=True, residual_init="zero")),
 }
-
-
-def latency(name: str, kwargs: dict, runs: int) -> dict:
-    model = create_model(name, **kwargs).eval().to(memory_format=torch.channels_last)
-    x = torch.rand(1, 3, *HD).to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        fp32, _ = median_latency(lambda: model(x), runs)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            bf16, _ = median_latency(lambda: model(x), runs)
-    return {"fp32": fp32, "bf16": bf16}
 
 
 def train(key: str, name: str, kwargs: dict, steps: int, out_root: Path) -> tuple[Path, float]:
@@ -174,13 +164,14 @@ def main() -> None:
         if args.latency_only:
             if key not in previous:
                 raise SystemExit(f"{key}: not trained yet (run without --latency-only)")
-            previous[key]["latency"] = latency(name, kwargs, args.runs)
+            previous[key]["latency"] = fp32_bf16_latency(create_model(name, **kwargs),
+                                                         (1, 3, *HD), args.runs)
             previous[key]["load_latency"] = list(os.getloadavg())
             continue
         model = create_model(name, **kwargs)
         row["params"] = sum(p.numel() for p in model.parameters())
         row["macs"] = count_macs(lambda: create_model(name, **kwargs), (1, 3, *HD))
-        row["latency"] = latency(name, kwargs, args.runs)
+        row["latency"] = fp32_bf16_latency(model, (1, 3, *HD), args.runs)
         weights, row["train_seconds"] = train(key, name, kwargs, args.steps, args.out)
         row.update(score(weights, args.data))
         row["load_after"] = list(os.getloadavg())

@@ -20,7 +20,6 @@ Files of an earlier demo in OUT are replaced; nothing else there is touched.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from dataclasses import dataclass
@@ -89,27 +88,21 @@ def check_assets(folder: Path) -> dict[str, Path]:
 
 
 def read_labels(path: Path) -> list[int]:
-    """The ``frame,blurred`` CSV as a list of 0/1 in frame order.
+    """The clip's ``frame,blurred`` labels (:func:`deblurkit.data.video.read_labels`) as a
+    list of 0/1 in frame order.
 
     Raises:
-        UserError: unreadable file, wrong header, frames not numbered 0..N-1, labels not 0/1.
+        UserError: what ``read_labels`` refuses, frames not numbered 0..N-1, or no frames.
     """
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read labels: {exc}") from None
-    if not rows or [c.strip() for c in rows[0]] != ["frame", "blurred"]:
-        raise UserError(f"{path}: expected the header 'frame,blurred'")
-    labels = []
-    for i, row in enumerate(rows[1:]):
-        if len(row) != 2 or not row[0].strip().isdigit() or int(row[0]) != i \
-                or row[1].strip() not in ("0", "1"):
+    from deblurkit.data.video import read_labels as read_label_file
+
+    labels = read_label_file(path)
+    for i, frame in enumerate(labels):
+        if not frame.isdigit() or int(frame) != i:
             raise UserError(f"{path}: line {i + 2} is not '{i},0' or '{i},1'")
-        labels.append(int(row[1]))
     if not labels:
         raise UserError(f"{path}: no frames")
-    return labels
+    return list(labels.values())
 
 
 def selector_agreement(selected: list[bool], labels: list[int]) -> dict[str, float | None]:

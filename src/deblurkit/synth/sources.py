@@ -521,35 +521,31 @@ def scan_inputs(inputs: Sequence[str | os.PathLike], min_size: tuple[int, int],
 
     result = ScanResult(images=[], videos=[], failures=[])
 
-    def fail(p: str, reason: str) -> None:
-        result.failures.append((p, reason))
-        if report is not None:
-            report.fail(p, reason)
+    def image_size(p: str) -> tuple[str, int, int]:
+        pixels = read_image(p).pixels
+        return p, pixels.shape[0], pixels.shape[1]
 
-    for p in progress(image_paths, total=len(image_paths), desc="checking images", unit="file"):
-        try:
-            pixels = read_image(p).pixels
-        except UserError as exc:
-            fail(p, getattr(exc, "reason", str(exc)))
-            continue
-        if pixels.shape[0] < min_size[0] or pixels.shape[1] < min_size[1]:
-            fail(p, f"{pixels.shape[1]}x{pixels.shape[0]} is smaller than the crop "
-                    f"{min_size[1]}x{min_size[0]}")
-            continue
-        result.images.append(p)
-        if report is not None:
-            report.ok(p)
-    for p in progress(video_paths, total=len(video_paths), desc="checking videos", unit="file"):
-        try:
-            info = probe_video(p)
-        except UserError as exc:
-            fail(p, getattr(exc, "reason", str(exc)))
-            continue
-        if info.height < min_size[0] or info.width < min_size[1]:
-            fail(p, f"{info.width}x{info.height} frames are smaller than the crop "
-                    f"{min_size[1]}x{min_size[0]}")
-            continue
-        result.videos.append(info)
-        if report is not None:
-            report.ok(p)
+    def video_size(p: str) -> tuple[Any, int, int]:
+        info = probe_video(p)
+        return info, info.height, info.width
+
+    checks = ((image_paths, image_size, result.images, "images", " is"),
+              (video_paths, video_size, result.videos, "videos", " frames are"))
+    for paths, probe, accepted, what, noun in checks:
+        for p in progress(paths, total=len(paths), desc=f"checking {what}", unit="file"):
+            try:
+                item, height, width = probe(p)
+            except UserError as exc:
+                reason = getattr(exc, "reason", str(exc))
+            else:
+                if height >= min_size[0] and width >= min_size[1]:
+                    accepted.append(item)
+                    if report is not None:
+                        report.ok(p)
+                    continue
+                reason = (f"{width}x{height}{noun} smaller than the crop "
+                          f"{min_size[1]}x{min_size[0]}")
+            result.failures.append((p, reason))
+            if report is not None:
+                report.fail(p, reason)
     return result
