@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean realval
 
 venv: $(STAMP)
 
@@ -22,6 +22,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# The real validation set (docs/synthesis.md): from ../shared/data's val split only;
+# byte-identical on every run.
+realval: $(STAMP)
+	$(BIN)/deblurkit synth --config configs/data/realval.yaml -o data/realval --overwrite
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

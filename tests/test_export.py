@@ -26,6 +26,7 @@ SMALL_KWARGS: dict[str, dict] = {
     "s1_msed_1scale": dict(base_width=4),
     "s1_msed_3scale": dict(base_width=4),
     "s1_msed_shared": dict(base_width=4),
+    "s1_msed_fast": dict(base_width=4),
     "s2_msrn": dict(width=8),
     "s2_msrn_small": dict(width=8),
     "s3_dn": dict(stem_channels=8, growth_rate=4, block_layers=(1, 1, 1, 1), bottleneck_layers=1,

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck
 
 from deblurkit.errors import UserError
-from deblurkit.losses import (CharbonnierLoss, ContextualLoss, FrameBCELoss, GANLoss, HuberLoss,
+from deblurkit.losses import (CharbonnierLoss, ContextualLoss, FrameBCELoss, FrequencyL1Loss,
+                              GANLoss, HuberLoss,
                               L1Loss, MSELoss, MultiScalePixelLoss, PerceptualLoss,
                               RelativisticAverageGANLoss, VGGContextualLoss, build_loss,
                               charbonnier_loss, contextual_loss, contextual_similarity,
@@ -89,6 +90,28 @@ class TestPixelLosses:
         pred = rand(1, 2, 3, 3, seed=5, dtype=torch.float64).requires_grad_()
         target = rand(1, 2, 3, 3, seed=6, dtype=torch.float64).requires_grad_()
         assert gradcheck(functools.partial(fn, **kwargs), (pred, target))
+
+
+def test_frequency_l1_matches_numpy_fft_and_its_module():
+    from deblurkit.losses import frequency_l1_loss
+
+    pred, target = rand(2, 3, 6, 5, seed=7), rand(2, 3, 6, 5, seed=8)
+    spectrum = np.fft.rfft2((pred - target).double().numpy())
+    reference = np.abs(spectrum.real) + np.abs(spectrum.imag)
+    none = frequency_l1_loss(pred, target, reduction="none")
+    assert none.shape == (2, 3, 6, 3)
+    np.testing.assert_allclose(none.numpy(), reference, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(float(frequency_l1_loss(pred, target)), reference.mean(), rtol=1e-5)
+    torch.testing.assert_close(FrequencyL1Loss(weight=0.1, reduction="sum")(pred, target),
+                               0.1 * frequency_l1_loss(pred, target, reduction="sum"))
+    assert isinstance(build_loss("frequency_l1", weight=0.1), FrequencyL1Loss)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 inputs are computed in float32
+        assert frequency_l1_loss(pred.bfloat16(), target.bfloat16()).dtype == torch.float32
+    with pytest.raises(ValueError, match="same shape"):
+        frequency_l1_loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 3))
+    p64 = rand(1, 1, 4, 4, seed=9, dtype=torch.float64).requires_grad_()
+    t64 = rand(1, 1, 4, 4, seed=10, dtype=torch.float64)
+    assert gradcheck(lambda p: frequency_l1_loss(p, t64), (p64,))
 
 
 def test_pixel_exact_values():
@@ -572,7 +595,7 @@ def test_registry(no_vgg_weights):
                 "multiscale_pixel": MultiScalePixelLoss, "contextual": ContextualLoss,
                 "gan": GANLoss, "relativistic_gan": RelativisticAverageGANLoss,
                 "frame_bce": FrameBCELoss, "perceptual": PerceptualLoss,
-                "vgg_contextual": VGGContextualLoss}
+                "vgg_contextual": VGGContextualLoss, "frequency_l1": FrequencyL1Loss}
     assert set(list_losses()) == set(expected)
     for name in ("mse", "l1", "charbonnier", "huber", "multiscale_pixel", "contextual", "gan",
                  "relativistic_gan", "frame_bce"):

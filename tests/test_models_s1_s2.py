@@ -147,6 +147,41 @@ def test_s1_variants_and_argument_checks():
         MultiScaleEncoderDecoder(num_scales=0)
 
 
+def test_s1_per_level_resblocks_follow_the_counts():
+    net = EncoderDecoder(base_width=4, depth=3, num_resblocks=[0, 1, 3], decoder_resblocks=2)
+    assert [len(b.resblocks) for b in net.encoder] == [0, 1, 3]
+    assert [len(b.resblocks) for b in net.decoder] == [2, 2, 2]
+    with pytest.raises(ValueError, match="num_resblocks"):
+        EncoderDecoder(depth=3, num_resblocks=[1, 2])
+    capped = EncoderDecoder(base_width=4, depth=3, max_width=6)
+    assert [b.conv.out_channels for b in capped.encoder] == [4, 6, 6]
+    assert capped(torch.rand(1, 3, 8, 8))[0].shape == (1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("num_scales", [1, 2])
+def test_s1_space_to_depth_is_exact_and_runs_no_full_resolution_convolution(num_scales):
+    net = MultiScaleEncoderDecoder(num_scales=num_scales, base_width=4, depth=2,
+                                   space_to_depth=2, global_residual=True, residual_init="zero")
+    assert net.pad_multiple == 2 * 2 * 2 ** (num_scales - 1)
+    x = torch.rand(1, 3, 19, 29)
+    assert torch.equal(net(x), x)  # zero-initialised residual: the identity, exactly
+    first = net.scales[0].encoder[0].conv
+    assert first.in_channels == 12 and net.scales[0].decoder[-1].out.out_channels == 12
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[-2:]))
+             for m in net.modules() if isinstance(m, nn.Conv2d)]
+    net(torch.rand(1, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert max(s[0] for s in seen) == 16  # every convolution sees at most half resolution
+
+
+def test_s1_fast_variant_is_registered_and_starts_at_the_identity():
+    net = create_model("s1_msed_fast", base_width=4, residual_init="zero")
+    x = torch.rand(1, 3, 24, 40)
+    assert net.space_to_depth == 2 and torch.equal(net(x), x)
+
+
 # ----------------------------------------------------------------------------------------- S2
 @pytest.mark.parametrize("m", [4, 64])
 def test_msrb_parameter_count(m):

@@ -17,8 +17,15 @@ Output: OUT/{train,test}/<scene>/{blur,sharp}/<name>.png, OUT/manifest.json (eve
 parameter of every pair), OUT/preview.png. The same --seed gives the same bytes whatever
 --workers.
 
+Realistic sets from real content (--config SPEC.yaml): photographs and high-frame-rate
+sequences with their real capture rate, the camera degradation model of training (linear
+light, camera response, saturation, kernel or homography shake or frame averaging,
+Poisson-Gaussian noise, JPEG / H.264), pairs per kind and labelled partially blurred clips.
+`make realval` runs it with configs/data/realval.yaml.
+
 Example:
   deblurkit synth -o data/synth --train 500 --test 100
+  deblurkit synth --config configs/data/realval.yaml -o data/realval
   deblurkit synth -o data/mine --source photos/ clip240fps.mp4 --kinds average,video
 """
 
@@ -75,6 +82,10 @@ def _range(value: str) -> tuple[float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output folder (empty or new; see --overwrite)")
+    parser.add_argument("--config", default=None, metavar="SPEC",
+                        help="YAML spec of a realistic set from real photos and high-fps "
+                        "sequences (see docs/synthesis.md); the options below that choose "
+                        "data are then not used")
     parser.add_argument("--train", type=non_negative_int, default=500, metavar="N",
                         help="image pairs (kernel/average) in the train split (default 500)")
     parser.add_argument("--test", type=non_negative_int, default=100, metavar="N",
@@ -128,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     from deblurkit.io import BatchReport
     from deblurkit.synth.job import NAMED_SOURCES, SynthConfig, run_synth
 
+    if args.config is not None:
+        return _run_realistic(args)
     if not 0.0 <= args.max_blurred <= 1.0:
         raise UserError(f"--max-blurred: {args.max_blurred} is not in [0, 1]")
     if not 0.0 <= args.skip_probability <= 1.0:
@@ -153,6 +166,33 @@ def run(args: argparse.Namespace) -> int:
           f"{counts['train']['clips']} + {counts['test']['clips']} clips "
           f"({counts['train']['clip_frames'] + counts['test']['clip_frames']} frames) "
           f"to {config.out} in {elapsed:.1f} s")
+    if report.failures:
+        print(f"deblurkit synth: {report.summary()}", file=sys.stderr)
+    return report.exit_code
+
+
+#: Options that choose data in the procedural / photo mode (refused with --config).
+_DATA_OPTIONS = {"train": 500, "test": 100, "size": (256, 256), "seed": 0, "source": None,
+                 "kinds": ("kernel", "average", "video"), "video_clips": 4, "holdout": None}
+
+
+def _run_realistic(args: argparse.Namespace) -> int:
+    from deblurkit.io import BatchReport
+    from deblurkit.synth.realistic import load_realistic_config, run_realistic
+
+    clash = [k for k, default in _DATA_OPTIONS.items() if getattr(args, k) != default]
+    if clash:
+        raise UserError(f"--{clash[0].replace('_', '-')}: not used with --config (the spec "
+                        "file decides the data)")
+    spec = load_realistic_config(args.config)
+    report = BatchReport()
+    start = time.perf_counter()
+    data = run_realistic(spec, args.output, overwrite=args.overwrite, report=report)
+    counts = data["counts"]
+    pairs = ", ".join(f"{counts[k]} {k}" for k in ("kernel", "shake", "average", "sharp"))
+    print(f"wrote {pairs} pairs and {counts['clip_sequence'] + counts['clip_photo']} clips "
+          f"({counts['clip_frames']} frames) to {args.output} in "
+          f"{time.perf_counter() - start:.1f} s")
     if report.failures:
         print(f"deblurkit synth: {report.summary()}", file=sys.stderr)
     return report.exit_code

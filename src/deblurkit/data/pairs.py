@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deblurkit.errors import UserError
+from deblurkit.utils.sorting import natural_key
 
 #: Splits of the GoPro dataset (Nah et al. 2017).
 GOPRO_SPLITS = ("train", "test")
@@ -123,17 +124,6 @@ def image_suffixes() -> frozenset[str]:
     except ImportError:  # io not importable: use the same list it documents
         return frozenset(_FALLBACK_SUFFIXES)
     return frozenset(s.lower() if s.startswith(".") else "." + s.lower() for s in IMAGE_SUFFIXES)
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders digit runs by value: ``frame2`` < ``frame10``.
-
-    Example:
-        >>> sorted(["f10", "f2", "f1"], key=natural_key)
-        ['f1', 'f2', 'f10']
-    """
-    return tuple((0, int(tok), "") if tok.isdigit() else (1, 0, tok)
-                 for tok in re.split(r"(\d+)", text) if tok != "")
 
 
 def list_image_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:

@@ -31,14 +31,15 @@ from deblurkit.losses.base import REDUCTIONS, build_loss, get_loss_class, list_l
 from deblurkit.losses.contextual import (ContextualLoss, VGGContextualLoss, contextual_loss,
                                          contextual_similarity)
 from deblurkit.losses.perceptual import PERCEPTUAL_PRESETS, PerceptualLoss, perceptual_loss
-from deblurkit.losses.pixel import (CharbonnierLoss, HuberLoss, L1Loss, MSELoss,
-                                    MultiScalePixelLoss, charbonnier_loss, huber_loss, l1_loss,
-                                    mse_loss, multiscale_pixel_loss)
+from deblurkit.losses.pixel import (CharbonnierLoss, FrequencyL1Loss, HuberLoss, L1Loss,
+                                    MSELoss, MultiScalePixelLoss, charbonnier_loss,
+                                    frequency_l1_loss, huber_loss, l1_loss, mse_loss,
+                                    multiscale_pixel_loss)
 
 __all__ = ["GAN_TYPES", "PERCEPTUAL_PRESETS", "REDUCTIONS", "CharbonnierLoss", "ContextualLoss",
-           "FrameBCELoss", "GANLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiScalePixelLoss",
+           "FrameBCELoss", "FrequencyL1Loss", "GANLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiScalePixelLoss",
            "PerceptualLoss", "RelativisticAverageGANLoss", "VGGContextualLoss", "build_loss",
-           "charbonnier_loss", "contextual_loss", "contextual_similarity", "frame_bce_loss",
+           "charbonnier_loss", "contextual_loss", "contextual_similarity", "frame_bce_loss", "frequency_l1_loss",
            "gan_loss", "get_loss_class", "gradient_penalty", "huber_loss", "l1_loss",
            "list_losses", "mse_loss", "multiscale_pixel_loss", "perceptual_loss",
            "register_loss", "relativistic_average_loss"]

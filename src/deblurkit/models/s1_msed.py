@@ -63,6 +63,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -108,6 +110,19 @@ def area_pyramid(x: Tensor, levels: int) -> list[Tensor]:
     for _ in range(levels - 1):
         pyramid.append(F.avg_pool2d(pyramid[-1], UPSAMPLE_FACTOR))
     return pyramid[::-1]
+
+
+def per_level(value: int | Sequence[int], depth: int, name: str) -> list[int]:
+    """One count per level from an int (every level) or a sequence of ``depth`` counts.
+
+    Example:
+        >>> per_level(2, 3, "n"), per_level([1, 2, 4], 3, "n")
+        ([2, 2, 2], [1, 2, 4])
+    """
+    counts = [int(value)] * depth if isinstance(value, int) else [int(v) for v in value]
+    if len(counts) != depth or min(counts) < 0:
+        raise ValueError(f"{name} must be an int >= 0 or {depth} counts >= 0, got {value!r}")
+    return counts
 
 
 def _conv(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -185,7 +200,12 @@ class EncoderDecoder(nn.Module):
         base_width: width of the first encoder block; doubles per level.
         depth: number of encoder (= decoder) blocks; the input size must be a multiple of
             ``2 ** (depth - 1)``.
-        num_resblocks: ResBlocks per encoder / decoder block.
+        num_resblocks: ResBlocks per encoder block: one count for every level, or one per
+            level (fine -> coarse; depth at low resolution is cheap, width at full resolution
+            is not).
+        decoder_resblocks: ResBlocks per decoder block, likewise; None: the same as the
+            encoder's.
+        max_width: cap on the doubling widths (None: no cap; the paper doubles every level).
 
     Shape:
         ``forward(x, coarse)``: ``x`` is ``(B, in_channels, H, W)``; ``coarse`` is ``None``
@@ -195,13 +215,19 @@ class EncoderDecoder(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, base_width: int = 32,
-                 depth: int = 4, num_resblocks: int = 2) -> None:
+                 depth: int = 4, num_resblocks: int | Sequence[int] = 2,
+                 decoder_resblocks: int | Sequence[int] | None = None,
+                 max_width: int | None = None) -> None:
         super().__init__()
-        widths = [base_width * 2 ** level for level in range(depth)]
+        widths = [min(base_width * 2 ** level, max_width or base_width * 2 ** level)
+                  for level in range(depth)]
+        enc_blocks = per_level(num_resblocks, depth, "num_resblocks")
+        dec_blocks = (enc_blocks if decoder_resblocks is None
+                      else per_level(decoder_resblocks, depth, "decoder_resblocks"))
         self.encoder = nn.ModuleList(
             EncoderBlock(in_channels if level == 0 else widths[level - 1], widths[level],
                          stride=1 if level == 0 else UPSAMPLE_FACTOR,
-                         num_resblocks=num_resblocks)
+                         num_resblocks=enc_blocks[level])
             for level in range(depth))
         # decoder[j] works at level depth-1-j; it sees its input concatenated with the encoder
         # skip except at the deepest level.
@@ -209,10 +235,10 @@ class EncoderDecoder(nn.Module):
         for level in reversed(range(depth)):
             width_in = widths[level] if level == depth - 1 else 2 * widths[level]
             if level > 0:
-                self.decoder.append(DecoderBlock(width_in, widths[level - 1], num_resblocks,
+                self.decoder.append(DecoderBlock(width_in, widths[level - 1], dec_blocks[level],
                                                  upsample=True))
             else:
-                self.decoder.append(DecoderBlock(width_in, out_channels, num_resblocks,
+                self.decoder.append(DecoderBlock(width_in, out_channels, dec_blocks[level],
                                                  upsample=False))
 
     def forward(self, x: Tensor, coarse: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
@@ -239,6 +265,10 @@ class EncoderDecoder(nn.Module):
                 share_weights=True)
 @register_model("s1_msed_3scale", kind="generator", paper=PAPER, num_scales=3)
 @register_model("s1_msed_1scale", kind="generator", paper=PAPER, num_scales=1)
+@register_model("s1_msed_fast", kind="generator", paper=PAPER + " (fast CPU variant)",
+                num_scales=1, space_to_depth=2, base_width=24, max_width=128, depth=4,
+                num_resblocks=(1, 2, 3, 4), decoder_resblocks=(1, 1, 1, 2),
+                global_residual=True)
 @register_model("s1_msed", kind="generator", paper=PAPER, num_scales=2)
 class MultiScaleEncoderDecoder(RestorationNet):
     """S1's multi-scale encoder-decoder (see the module docstring for every choice made).
@@ -246,8 +276,15 @@ class MultiScaleEncoderDecoder(RestorationNet):
     Args:
         num_scales: 1 to 3 scales (paper's best: 2).
         base_width: width of the first encoder block (paper: 32).
-        num_resblocks: ResBlocks per encoder / decoder block (paper: 2).
+        num_resblocks: ResBlocks per encoder block (paper: 2), one count or one per level
+            (fine -> coarse).
+        decoder_resblocks: ResBlocks per decoder block, likewise; None: as the encoder.
+        max_width: cap on the encoder widths (None: doubling every level, as the paper).
         depth: encoder / decoder blocks per scale (paper: 4).
+        space_to_depth: ``f > 1`` runs every scale on ``f x f`` pixel blocks stacked as
+            channels (``PixelUnshuffle(f)`` in, ``PixelShuffle(f)`` out, exact and
+            parameter-free), so no convolution runs at full resolution: the fast CPU variant
+            ``s1_msed_fast`` uses ``f = 2`` (not in the paper; default 1).
         share_weights: one network for every scale (default False; the paper says the scales
             have the same structure, not the same weights).
         fusion: ``"weighted"`` (the paper's "average weighted sum", default) or ``"concat"``
@@ -274,10 +311,13 @@ class MultiScaleEncoderDecoder(RestorationNet):
         [8, 16, 32]
     """
 
-    def __init__(self, num_scales: int = 2, base_width: int = 32, num_resblocks: int = 2,
-                 depth: int = 4, share_weights: bool = False, fusion: str = "weighted",
+    def __init__(self, num_scales: int = 2, base_width: int = 32,
+                 num_resblocks: int | Sequence[int] = 2, depth: int = 4,
+                 share_weights: bool = False, fusion: str = "weighted",
                  cross_scale_residual: bool = True, global_residual: bool = False,
-                 residual_init: str = "default") -> None:
+                 residual_init: str = "default",
+                 decoder_resblocks: int | Sequence[int] | None = None,
+                 space_to_depth: int = 1, max_width: int | None = None) -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if not 1 <= num_scales:
@@ -292,11 +332,16 @@ class MultiScaleEncoderDecoder(RestorationNet):
         self.cross_scale_residual = cross_scale_residual
         self.global_residual = global_residual
         self.value_range = ValueRange.centered()
-        self.pad_multiple = UPSAMPLE_FACTOR ** (depth - 1) * UPSAMPLE_FACTOR ** (num_scales - 1)
-        in_channels = 3 if fusion == "weighted" else 6
+        if space_to_depth < 1:
+            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}")
+        self.space_to_depth = space_to_depth
+        self.pad_multiple = (UPSAMPLE_FACTOR ** (depth - 1) * UPSAMPLE_FACTOR ** (num_scales - 1)
+                             * space_to_depth)
+        in_channels = (3 if fusion == "weighted" else 6) * space_to_depth ** 2
         count = 1 if share_weights else num_scales
         self.scales = nn.ModuleList(
-            EncoderDecoder(in_channels, 3, base_width, depth, num_resblocks) for _ in range(count))
+            EncoderDecoder(in_channels, 3 * space_to_depth ** 2, base_width, depth,
+                           num_resblocks, decoder_resblocks, max_width) for _ in range(count))
         if fusion == "weighted" and num_scales > 1:
             self.fusion_weights = nn.Parameter(torch.full((num_scales - 1,), FUSION_INIT))
         else:
@@ -331,7 +376,10 @@ class MultiScaleEncoderDecoder(RestorationNet):
                 else:
                     net_in = torch.cat([image, previous], dim=1)
             network = self.scales[0 if self.share_weights else k]
-            out, features = network(net_in, features if self.cross_scale_residual else None)
+            f = self.space_to_depth
+            out, features = network(F.pixel_unshuffle(net_in, f) if f > 1 else net_in,
+                                    features if self.cross_scale_residual else None)
+            out = F.pixel_shuffle(out, f) if f > 1 else out
             if self.global_residual:
                 out = out + image
             outputs.append(out)

@@ -437,14 +437,21 @@ def _software() -> dict[str, str]:
     return versions
 
 
-def prepare_output(config: SynthConfig, inputs: Sequence[Path]) -> None:
+def prepare_output(out: Path, overwrite: bool, inputs: Sequence[Path],
+                   splits: Sequence[str] = SPLITS) -> None:
     """Create ``out`` or clear an earlier synth output there (only with ``overwrite``).
+
+    Args:
+        out: the output folder.
+        overwrite: may an earlier synth output there be replaced.
+        inputs: the source paths (``out`` may neither be nor hold nor sit inside one).
+        splits: split folders an earlier output may hold (removed on overwrite).
 
     Raises:
         UserError: ``out`` is a file, holds something not made by ``synth``, is not empty
             without ``overwrite``, or is/contains one of the inputs.
     """
-    out = config.out
+    out = Path(out)
     resolved = out.resolve()
     for src in inputs:
         s = src.resolve()
@@ -457,13 +464,13 @@ def prepare_output(config: SynthConfig, inputs: Sequence[Path]) -> None:
         raise UserError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         ours = (out / MARKER_NAME).exists() or (out / MANIFEST_NAME).exists()
-        if not config.overwrite:
+        if not overwrite:
             raise UserError(f"{out}: folder is not empty (pass --overwrite to replace an "
                             f"earlier synth output)")
         if not ours:
             raise UserError(f"{out}: not a deblurkit synth output folder; refusing to "
                             f"overwrite it (choose an empty -o)")
-        for name in (*SPLITS, VIDEOS_DIR, MANIFEST_NAME, PREVIEW_NAME):
+        for name in (*SPLITS, *splits, VIDEOS_DIR, MANIFEST_NAME, PREVIEW_NAME):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
@@ -622,7 +629,7 @@ def run_synth(config: SynthConfig, report: Any = None) -> Manifest:
     from deblurkit.utils.progress import progress
 
     sources, descriptions, inputs, failures = build_sources(config, report)
-    prepare_output(config, inputs)
+    prepare_output(config.out, config.overwrite, inputs)
     ctx = _Context(
         config=config, sources=sources,
         partial_config=PartialBlurConfig(

@@ -96,13 +96,23 @@ def build_dataset(data: DataConfig, seed: int, train: bool) -> Dataset:
     """The dataset of one :class:`DataConfig`.
 
     ``layout: video`` gives a ``FrameLabelDataset`` in label mode (frame classifier);
-    anything else a ``PairedImageDataset`` over ``discover_pairs(layout, **args)``.
+    ``layout: online`` an :class:`~deblurkit.data.online.OnTheFlyPairs` (fresh realistic pairs
+    from photographs and high-fps sequences, training only); anything else a ``PairedImageDataset`` over ``discover_pairs(layout, **args)``.
     Validation sets use centred crops and no flips.
     """
     from deblurkit.data import FrameLabelDataset, PairedImageDataset
 
     section: dict[str, Any] = {"layout": data.layout, **data.args,
                                "seed": data.seed if data.seed is not None else seed}
+    if data.layout == "online":  # fresh pairs every sample; flips and rotations built in
+        from deblurkit.data.online import OnTheFlyPairs
+
+        if not train:
+            raise UserError("the online layout makes training pairs; validate on fixed pairs "
+                            "(deblurkit synth, make realval) with layout gopro or folder")
+        dataset: Dataset = OnTheFlyPairs.from_config(
+            {**section, "crop_size": data.crop_size if data.crop_size is not None else 256})
+        return _LimitedDataset(dataset, data.limit) if data.limit else dataset
     if data.crop_size is not None:
         section["crop_size"] = data.crop_size
         section["random_crop"] = data.random_crop and train
@@ -111,7 +121,7 @@ def build_dataset(data: DataConfig, seed: int, train: bool) -> Dataset:
     if data.layout == "video":
         section.setdefault("mode", "label")
         section.setdefault("only_labelled", True)
-        dataset: Dataset = FrameLabelDataset.from_config(section)
+        dataset = FrameLabelDataset.from_config(section)
     else:
         dataset = PairedImageDataset.from_config(section)
     if data.limit is not None and data.limit < len(dataset):
