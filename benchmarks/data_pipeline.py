@@ -10,8 +10,9 @@ Data: :class:`deblurkit.data.online.OnTheFlyPairs` over the training split of ``
 (photographs and 1000 fps clips) with the default :class:`~deblurkit.synth.degrade.DegradationConfig`,
 in one process with one thread (what one DataLoader worker has), after the pixel cache is
 filled; every kind separately (forced through ``kind_weights`` / ``sharp_fraction``) and the
-default mix. Training: the model of ``configs/default/deblur.yaml``, L1 loss, Adam, batch 8 of
-256x256 crops, on all cores, float32 and (where the CPU has bf16 instructions) bf16 autocast.
+default mix. Training: the models of ``configs/default/deblur.yaml`` (the bundled default) and
+``configs/realistic/deblur.yaml`` (the long run), L1 loss, Adam, batch 8 of 256x256 crops, on
+all cores, float32 and (where the CPU has bf16 instructions) bf16 autocast.
 
 A worker keeps up when ``samples/s >= batch * steps/s``; the table says how many workers that
 takes. Results go to ``benchmarks/results/data_pipeline.json`` and to the table between the
@@ -53,12 +54,12 @@ def pipeline_rate(sources, degradation, size: int, samples: int) -> float:
     return samples / (time.perf_counter() - start)
 
 
-def training_rate(size: int, batch: int, steps: int, amp: bool) -> float:
-    """Optimizer steps per second of the default recipe's model on random batches."""
+def training_rate(recipe: Path, size: int, batch: int, steps: int, amp: bool) -> float:
+    """Optimizer steps per second of a recipe's model on random batches."""
     from deblurkit.models import create_model
     from deblurkit.training.config import load_config
 
-    cfg = load_config(REPO / "configs" / "default" / "deblur.yaml")
+    cfg = load_config(recipe)
     model = create_model(cfg.model.name, **cfg.model.kwargs).train()
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -85,6 +86,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--samples", type=int, default=40, help="samples per kind")
     parser.add_argument("--steps", type=int, default=6, help="timed training steps")
+    parser.add_argument("--recipe", nargs="+", default=[
+        "configs/default/deblur.yaml", "configs/realistic/deblur.yaml"],
+        help="recipes whose model is timed (default: the bundled default's and the long "
+        "run's)")
     args = parser.parse_args()
 
     from deblurkit.synth.corpus import HighFpsSpec, open_sources
@@ -108,12 +113,18 @@ def main() -> None:
         print(f"{name:14s} {rates[name]:6.1f} samples/s per worker", flush=True)
     torch.set_num_threads(threads)
     bf16 = "bf16" in " ".join(machine()["cpu"].split(","))
-    train = {"fp32": training_rate(args.size, args.batch, args.steps, amp=False)}
-    if bf16:
-        train["bf16"] = training_rate(args.size, args.batch, args.steps, amp=True)
+    train = {}
+    for recipe in args.recipe:
+        from deblurkit.training.config import load_config
+
+        model = load_config(REPO / recipe).model.name
+        for amp in (False, True) if bf16 else (False,):
+            key = f"{model} ({recipe}), {'bf16' if amp else 'fp32'}"
+            train[key] = training_rate(REPO / recipe, args.size, args.batch, args.steps, amp)
     need = {k: args.batch * v for k, v in train.items()}
     for k, v in train.items():
         print(f"training {k}: {v:.3f} steps/s = {need[k]:.2f} samples/s", flush=True)
+    print("(the timed process ran alone: a worker beside training shares the cores)")
 
     data = {"machine": machine(), "load_average": os.getloadavg(), "size": args.size,
             "batch": args.batch, "samples_per_kind": args.samples,
@@ -124,8 +135,9 @@ def main() -> None:
     rows = ["", "| data pipeline (one worker, one thread) | samples/s | ms/sample |",
             "| --- | ---: | ---: |"]
     rows += [f"| {name} | {r:.1f} | {1000 / r:.0f} |" for name, r in rates.items()]
-    rows += ["", f"| training, default model, batch {args.batch} of {args.size}x{args.size}, "
-             f"{threads} threads | steps/s | samples/s needed | workers to keep up |",
+    rows += ["", f"| training (model, recipe, precision), batch {args.batch} of "
+             f"{args.size}x{args.size}, {threads} threads | steps/s | samples/s needed | "
+             "workers to keep up |",
              "| --- | ---: | ---: | ---: |"]
     rows += [f"| {k} | {v:.3f} | {need[k]:.2f} | {math.ceil(need[k] / mix)} |"
              for k, v in train.items()]

@@ -111,6 +111,19 @@ def test_gopro_missing_sharp_frame_and_bad_settings(tmp_path):
         gopro_pairs(tmp_path, "train", blur_dir="blur_gamma")
 
 
+def test_gopro_layout_reads_any_split_folder_but_no_path(tmp_path):
+    make_gopro(tmp_path, split="val")  # make realval writes the GoPro layout with a val split
+    assert len(gopro_pairs(tmp_path, "val")) == len(gopro_pairs_of(tmp_path, "val"))
+    for bad in ("../val", "", ".hidden", "a/b"):
+        with pytest.raises(UserError, match="split folder name"):
+            gopro_pairs(tmp_path, bad)
+
+
+def gopro_pairs_of(root: Path, split: str) -> list[Path]:
+    """Every blurred frame of a GoPro-layout split, found independently of gopro_pairs."""
+    return sorted((root / split).glob("*/blur/*.png"))
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_reds_pairs_both_nestings(tmp_path, nested):
     base = tmp_path / "val" if nested else tmp_path

@@ -414,8 +414,10 @@ def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "
     Layout: ``<root>/<split>/<scene>/{blur,blur_gamma,sharp}/<frame>.png``.
 
     Args:
-        root: the ``GOPRO_Large`` folder (holding ``train`` and ``test``).
-        split: ``"train"`` or ``"test"``.
+        root: the ``GOPRO_Large`` folder (holding ``train`` and ``test``), or any folder in
+            the same layout (``deblurkit synth`` writes ``train`` / ``test``, ``make realval``
+            writes ``val``).
+        split: the split folder: ``"train"`` or ``"test"`` for GoPro itself.
         blur_dir: ``"blur"`` or ``"blur_gamma"``; which blurred version is used. It is
             recorded in ``source["blur_dir"]`` because the two give different numbers.
         sharp_dir: the ground-truth folder name (default ``"sharp"``).
@@ -427,8 +429,9 @@ def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "
         UserError: the split or a scene's folder is missing.
         PairingError: frames without counterpart, over all scenes (all listed).
     """
-    if split not in GOPRO_SPLITS:
-        raise UserError(f"split={split!r}: GoPro has {', '.join(GOPRO_SPLITS)}")
+    if not split or split != Path(split).name or split.startswith("."):
+        raise UserError(f"split={split!r}: give a split folder name (GoPro has "
+                        f"{', '.join(GOPRO_SPLITS)})")
     if blur_dir not in GOPRO_BLUR_DIRS:
         raise UserError(f"blur_dir={blur_dir!r}: GoPro has {', '.join(GOPRO_BLUR_DIRS)}")
     base = Path(root) / split
