@@ -429,3 +429,17 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only():
                                                                    "split": "val"})
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
+
+
+def test_an_online_recipe_records_every_degradation_setting(corpus, tmp_path):
+    from deblurkit.training import build_config
+    from deblurkit.training.config import dump_config
+
+    cfg = build_config(_online_recipe(corpus, tmp_path / "r", 1))
+    recorded = yaml.safe_load(dump_config(cfg))["data"]["train"]["args"]["degradation"]
+    # the recipe set three fields; the record holds all of them, typed and complete
+    assert recorded["average"]["exposure_ms_range"] == [5.0, 15.0]
+    assert recorded["noise"] == {"probability": 0.9, "shot_range": [1e-4, 1e-2],
+                                 "read_range": [5e-4, 1e-2]}
+    assert from_dict(DegradationConfig, recorded) == from_dict(
+        DegradationConfig, _online_section(corpus)["degradation"])

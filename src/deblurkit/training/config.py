@@ -357,10 +357,29 @@ def build_config(data: Mapping[str, Any], overrides: Sequence[str] = (),
         data = apply_override(data, keys, value)
     try:
         config = from_dict(Config, data)
+        config = _resolve_online(config)
     except UserError as exc:
         raise UserError(f"{source}: {exc}") from None
     validate_config(config, source)
     return config
+
+
+def _resolve_online(config: Config) -> Config:
+    """Expand the ``degradation`` of every ``online`` dataset to all its typed fields.
+
+    The run's ``config.yaml``, its checkpoints and the weight files made from them then hold
+    every setting of the degradation model, not only those the recipe changed (a later change
+    of a default cannot make the record ambiguous). A new config is returned.
+    """
+    if config.data is None or config.data.train.layout != "online":
+        return config
+    from deblurkit.synth.degrade import DegradationConfig
+
+    args = dict(config.data.train.args)
+    degradation = from_dict(DegradationConfig, args.get("degradation") or {},
+                            "data.train.args.degradation")
+    args["degradation"] = to_dict(degradation)
+    return replace_path(config, "data.train.args", args)
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
