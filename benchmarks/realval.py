@@ -5,6 +5,7 @@ Run by hand after ``make realval`` (never by the tests):
 
     .venv/bin/python benchmarks/realval.py                        # the set itself
     .venv/bin/python benchmarks/realval.py --model default        # + a model, per kind
+    .venv/bin/python benchmarks/realval.py --model default --tta 8  # + quality mode
 
 For every kind of image pair (``kernel``, ``shake``, ``average``, ``sharp``): the count, the
 PSNR / SSIM of the input against the target (RGB, 8-bit, scikit-image SSIM with a 7x7 uniform
@@ -23,6 +24,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(REPO / "data" / "realval"))
     parser.add_argument("--model", default=None, help="a --model value (default, a file ...)")
+    parser.add_argument("--tta", type=int, default=1, choices=(1, 2, 4, 8),
+                        help="test-time augmentation views (the restore command's --tta)")
     args = parser.parse_args()
 
     from deblurkit.io import read_image
@@ -56,7 +60,7 @@ def main() -> None:
     if args.model:
         from deblurkit.inference import Restorer
 
-        restorer = Restorer(args.model)
+        restorer = Restorer(args.model, tta=args.tta)
     split = manifest["config"]["split"]
     per_kind = {}
     for kind in KINDS:
@@ -67,7 +71,9 @@ def main() -> None:
             row = {"name": item["name"]}
             row["input_psnr"], row["input_ssim"] = _scores(blur, sharp)
             if restorer is not None:
+                start = time.perf_counter()
                 out = restorer(blur)
+                row["seconds"] = time.perf_counter() - start
                 row["psnr"], row["ssim"] = _scores(out, sharp)
             rows.append(row)
         finite = [r for r in rows if math.isfinite(r["input_psnr"])]
@@ -81,6 +87,7 @@ def main() -> None:
                            gain=float(np.mean(gains)) if gains else None,
                            worst=float(min(gains)) if gains else None,
                            worse_by_0_1=int(sum(g < -0.1 for g in gains)),
+                           seconds_per_image=float(np.mean([r["seconds"] for r in rows])),
                            min_psnr_on_identical=min((r["psnr"] for r in rows
                                                       if not math.isfinite(r["input_psnr"])),
                                                      default=None))
@@ -92,8 +99,11 @@ def main() -> None:
                     "from_sequences": sum(c["kind"] == "clip_sequence" for c in clips),
                     "from_photos": sum(c["kind"] == "clip_photo" for c in clips)}
     data = {"machine": machine(), "root": str(root), "split": split, "model": args.model,
+            "tta": args.tta,
             "kinds": per_kind, "clips": clip_summary}
     name = "realval.json" if args.model is None else f"realval_{Path(args.model).stem}.json"
+    if args.tta > 1:
+        name = name.replace(".json", f"_tta{args.tta}.json")
     save_json(name, data)
     if args.model is None:
         size = manifest["config"]["size"]

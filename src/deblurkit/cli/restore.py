@@ -67,6 +67,16 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | 
                         help="compute precision (fp16 needs CUDA; default fp32)")
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                         help="keep the default NCHW memory format")
+    add_tta_argument(parser)
+
+
+def add_tta_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tta`` (8 views) / ``--tta-views N``: average flipped / rotated views."""
+    parser.add_argument("--tta", dest="tta", action="store_const", const=8, default=1,
+                        help="quality mode: restore the 8 flips and 90-degree rotations and "
+                        "average them (8 times the time; gain and cost in docs/restore.md)")
+    parser.add_argument("--tta-views", dest="tta", type=int, choices=(2, 4, 8), metavar="N",
+                        help="--tta with N views (2: + horizontal flip, 4: rotations, 8: all)")
 
 
 def make_restorer(args: argparse.Namespace):
@@ -75,7 +85,7 @@ def make_restorer(args: argparse.Namespace):
 
     return Restorer("default" if args.model is None else args.model, tile=args.tile,
                     overlap=args.overlap, device=args.device, dtype=args.dtype,
-                    channels_last=args.channels_last, backend=args.backend)
+                    channels_last=args.channels_last, backend=args.backend, tta=args.tta)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

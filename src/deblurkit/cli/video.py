@@ -104,6 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (CUDA when present), cpu, cuda, cuda:N (default auto)")
     parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="inference precision (default fp32)")
+    from deblurkit.cli.restore import add_tta_argument
+
+    add_tta_argument(parser)
     parser.add_argument("--queue-size", type=positive_int, default=DEFAULT_QUEUE_SIZE,
                         metavar="N", help=f"capacity of each inter-stage queue (default "
                                           f"{DEFAULT_QUEUE_SIZE})")
@@ -169,7 +172,7 @@ def _deblur_fn(args: argparse.Namespace):
 
     backend = load_backend(args.model, backend=args.backend, device=args.device,
                            dtype=args.dtype)
-    return backend_deblur(backend, tile=args.tile, overlap=args.overlap)
+    return backend_deblur(backend, tile=args.tile, overlap=args.overlap, tta=args.tta)
 
 
 def _shard(items: list[Any]) -> list[Any]:

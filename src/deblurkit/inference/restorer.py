@@ -54,6 +54,8 @@ class Restorer:
         device, dtype, channels_last: for torch backends (see
             :class:`~deblurkit.inference.backends.TorchBackend`).
         backend: ``"torch"`` or ``"onnxruntime"`` when ``model`` is a name or file.
+        tta: test-time augmentation, the number of flipped / rotated views averaged (1 off, 2,
+            4 or 8: :func:`deblurkit.inference.tta.self_ensemble`); costs that many passes.
 
     Example:
         >>> restorer = Restorer("s1_msed", tile="auto")          # doctest: +SKIP
@@ -63,7 +65,12 @@ class Restorer:
     def __init__(self, model: str | os.PathLike | Backend | nn.Module = "default", *,
                  tile: int | str | None = None, overlap: int | str = DEFAULT_TILE_OVERLAP,
                  margin: int | None = None, device: str = "auto", dtype: str = "fp32",
-                 channels_last: bool = True, backend: str = "torch") -> None:
+                 channels_last: bool = True, backend: str = "torch", tta: int = 1) -> None:
+        from deblurkit.inference.tta import TTA_MODES
+
+        if tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
+        self.tta = tta
         if isinstance(model, nn.Module):
             self.backend: Backend = TorchBackend(model, device=device, dtype=dtype,
                                                  channels_last=channels_last)
@@ -84,7 +91,8 @@ class Restorer:
         self._auto_tile: int | None = None
 
     def __repr__(self) -> str:
-        return f"Restorer({self.backend!r}, tile={self.tile!r}, overlap={self.overlap!r})"
+        return (f"Restorer({self.backend!r}, tile={self.tile!r}, overlap={self.overlap!r}, "
+                f"tta={self.tta})")
 
     def tile_size(self) -> int | None:
         """The tile side used (``"auto"`` resolved once), or None for whole images."""
@@ -101,15 +109,22 @@ class Restorer:
         Shape:
             ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
         """
-        tile = self.tile_size()
+        from deblurkit.inference.tta import self_ensemble
+
         with torch.inference_mode():
-            if tile is None:
-                return self.backend(batch).to(batch.device, torch.float32)
-            overlap, margin = self.overlap, self.margin
-            if overlap == "auto":
-                overlap, auto_margin = auto_overlap(self.backend, tile)
-                margin = auto_margin if margin is None else margin
-            return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin)
+            if self.tta == 1:
+                return self._restore_once(batch)
+            return self_ensemble(self._restore_once, batch, self.tta)
+
+    def _restore_once(self, batch: Tensor) -> Tensor:
+        tile = self.tile_size()
+        if tile is None:
+            return self.backend(batch).to(batch.device, torch.float32)
+        overlap, margin = self.overlap, self.margin
+        if overlap == "auto":
+            overlap, auto_margin = auto_overlap(self.backend, tile)
+            margin = auto_margin if margin is None else margin
+        return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin)
 
     def restore_array(self, rgb_float: np.ndarray) -> np.ndarray:
         """``H x W x 3`` float32 ``[0, 1]`` -> restored ``H x W x 3`` float32 ``[0, 1]``.

@@ -288,7 +288,7 @@ def _to_output_format(frame: Any, pix_fmt: str) -> Any:
 
 
 def backend_deblur(backend: Any, *, tile: int | str | None = None,
-                   overlap: int | str = "auto") -> Deblur:
+                   overlap: int | str = "auto", tta: int = 1) -> Deblur:
     """Wrap a :class:`~deblurkit.inference.backends.Backend` as a frame function.
 
     Uses :class:`deblurkit.inference.restorer.Restorer` (whole frames, or overlapping tiles
@@ -298,13 +298,14 @@ def backend_deblur(backend: Any, *, tile: int | str | None = None,
         backend: a Backend (``B x 3 x H x W`` float32 ``[0, 1]`` -> same) or an ``nn.Module``.
         tile: None (whole frame), a tile size in pixels, or ``"auto"`` (from free memory).
         overlap: tile overlap in pixels, or ``"auto"`` (the model's receptive field).
+        tta: flipped / rotated views averaged per frame (1: off; see :class:`Restorer`).
 
     Returns:
         ``H x W x 3`` float32 ``[0, 1]`` -> same.
     """
     from deblurkit.inference.restorer import Restorer
 
-    restorer = Restorer(backend, tile=tile, overlap=overlap)
+    restorer = Restorer(backend, tile=tile, overlap=overlap, tta=tta)
     if tile is not None and overlap == "auto":
         # measure the receptive field now, so that it is not timed as the first frame's t_d
         _ = restorer.backend.receptive_field
