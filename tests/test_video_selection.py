@@ -156,3 +156,80 @@ def test_make_selector_validation():
     with pytest.raises(ValueError, match="odd"):
         LaplacianSelector(window=4)
     assert make_selector("classifier", classifier=lambda p: 0.0, threshold=0.3).threshold == 0.3
+
+
+# ------------------------------------------------------------------------------- temporal
+def _toy_model(window=5):
+    from deblurkit.inference.selection import TemporalModel
+
+    # blurred when the coarse-scale sharpness falls below the window's reference
+    n = 12
+    weights = [0.0] * n
+    weights[1] = -4.0  # relative-to-quantile feature at scale 1
+    return TemporalModel(mean=(0.0,) * n, scale=(1.0,) * n, weights=tuple(weights), bias=-2.0,
+                         threshold=0.5, window=window)
+
+
+def test_multiscale_sharpness_sees_blur_through_noise():
+    from deblurkit.inference.selection import multiscale_sharpness
+
+    rng = np.random.default_rng(3)
+    sharp = _texture(rng, 64, 64)
+    noisy_blur = np.clip(_box_blur(sharp, 9) + rng.normal(0, 0.03, sharp.shape), 0, 1)
+    a, b = multiscale_sharpness(sharp), multiscale_sharpness(noisy_blur.astype(np.float32))
+    assert a.shape == (4,)
+    assert b[2] < a[2] - 1.0  # at 4x coarser the blur shows although noise adds fine energy
+    # exact value of the finest scale: log of the mean squared 4-neighbour Laplacian
+    y = luma(sharp)
+    p = np.pad(y, 1, mode="edge")
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * y
+    assert a[0] == pytest.approx(np.log(np.mean(lap ** 2) + 1e-10))
+
+
+def test_temporal_streaming_equals_whole_clip_scoring_and_holds_few_frames():
+    from deblurkit.inference.selection import TemporalSelector, clip_features
+
+    rng = np.random.default_rng(4)
+    frames = [_texture(rng) if i % 3 else _box_blur(_texture(rng), 11) for i in range(17)]
+    model = _toy_model(window=5)
+    sel = TemporalSelector(model)
+    first = [len(sel.push(f)) for f in frames[:3]]
+    assert first == [0, 0, 1]  # frame 0 is decided once window // 2 = 2 later frames are known
+    sel = TemporalSelector(model)
+    decisions = _run(sel, frames)
+    assert sel.max_pending == 3
+    expected = model.probability(clip_features(frames, model.window))
+    np.testing.assert_allclose([d.score for d in decisions], expected, rtol=1e-12)
+    assert [d.deblur for d in decisions] == [i % 3 == 0 for i in range(17)]
+
+
+def test_temporal_clip_shorter_than_the_window_and_model_file(tmp_path):
+    from deblurkit.inference.selection import TemporalModel, TemporalSelector
+
+    rng = np.random.default_rng(5)
+    frames = [_texture(rng), _box_blur(_texture(rng), 11)]
+    model = _toy_model(window=15)
+    decisions = _run(TemporalSelector(model), frames)
+    assert len(decisions) == 2 and [d.deblur for d in decisions] == [False, True]
+    model.save(tmp_path / "t.safetensors")
+    assert TemporalModel.load(tmp_path / "t.safetensors") == model
+    from safetensors.torch import save_file
+    import torch
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="not a temporal frame-selector file"):
+        TemporalModel.load(tmp_path / "other.safetensors")
+
+
+def test_bundled_temporal_model_loads_and_streams_like_whole_clip_scoring():
+    from deblurkit.inference.selection import clip_features
+    from deblurkit.pretrained import load_temporal_selector
+
+    model = load_temporal_selector()
+    assert model.window == 15 and 0.0 < model.threshold < 1.0 and len(model.weights) == 12
+    rng = np.random.default_rng(6)
+    frames = [_texture(rng) if i % 4 else _box_blur(_texture(rng), 9) for i in range(20)]
+    decisions = _run(make_selector("temporal"), frames)
+    np.testing.assert_allclose([d.score for d in decisions],
+                               model.probability(clip_features(frames)), rtol=1e-12)
+    assert make_selector("temporal", threshold=0.9).threshold == 0.9

@@ -10,6 +10,8 @@ Selection (--select; scores are "higher = more blurred", deblur when score >= --
   classifier  S4's frame classifier on every frame: P(blurred) (--classifier, default 0.5)
   middle15    S4's fast mode: classify the middle frame of each run of 15, label the run
   laplacian   no weights: 1 - var(Laplacian(luma)) / (0.9-quantile over the 15 frames around)
+  temporal    sharpness at 4 scales relative to the 15 frames around and absolute, combined
+              by a logistic model fitted on real training clips (threshold calibrated there)
 
 One INPUT: -o is the output file (suffix .mp4, .mkv, .mov, .webm, .avi picks the container).
 Several INPUTs: -o is a folder; each output keeps its input's file name, and --report, if

@@ -19,6 +19,11 @@ deblur. Four modes:
     a baseline that needs no weights: the sharpness of a frame is the variance of the
     Laplacian of its luma; a frame is blurred when its sharpness falls far below that of the
     sharp frames around it (see :class:`LaplacianSelector` for the exact rule).
+``temporal``
+    blur is relative: each frame's sharpness at four scales (the finest sees sensor noise,
+    the coarser ones see blur through it) compared with the frames around it and taken
+    absolutely, combined by a small logistic model fitted on labelled training clips
+    (:class:`TemporalSelector`, :class:`TemporalModel`).
 
 Every selector has the same streaming interface: :meth:`Selector.push` gives it the next frame
 (any payload object; the selector turns it into pixels with its ``to_rgb`` function only when it
@@ -43,7 +48,9 @@ import numpy as np
 P = TypeVar("P")
 
 #: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
-SELECT_MODES: tuple[str, ...] = ("all", "classifier", "middle15", "laplacian")
+SELECT_MODES: tuple[str, ...] = ("all", "classifier", "middle15", "laplacian", "temporal")
+#: Scales (area downsampling by 1, 2, 4, 8) of the temporal selector's sharpness features.
+TEMPORAL_SCALES = 4
 #: Default decision threshold on the score (``score >= threshold`` -> blurred).
 DEFAULT_THRESHOLD = 0.5
 #: S4's run length for the ``middle15`` mode.
@@ -360,12 +367,204 @@ class LaplacianSelector(Selector[P]):
                                  classify_seconds=seconds)
 
 
+def multiscale_sharpness(rgb: np.ndarray, scales: int = TEMPORAL_SCALES) -> np.ndarray:
+    """``log(mean Laplacian^2 + 1e-10)`` of the luma at ``scales`` dyadic scales.
+
+    Scale ``k`` is the luma area-downsampled by ``2**k`` (2x2 means; an odd last row or column
+    is dropped). Sensor noise dominates the finest scale; blur of a few pixels and more shows
+    at the coarser ones, noise much less.
+
+    Args:
+        rgb: ``H x W x 3`` (or gray) image, float in ``[0, 1]``.
+        scales: number of scales.
+
+    Returns:
+        ``(scales,)`` float64.
+
+    Example:
+        >>> multiscale_sharpness(np.zeros((16, 16, 3), np.float32)).round(1).tolist()
+        [-23.0, -23.0, -23.0, -23.0]
+    """
+    y = luma(rgb)
+    out = np.empty(scales)
+    for k in range(scales):
+        p = np.pad(y, 1, mode="edge")
+        lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * y
+        out[k] = np.log(float(np.mean(lap * lap)) + 1e-10)
+        h, w = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
+        if min(h, w) >= 2:
+            y = 0.25 * (y[:h:2, :w:2] + y[1:h:2, :w:2] + y[:h:2, 1:w:2] + y[1:h:2, 1:w:2])
+    return out
+
+
+def temporal_features(sharpness: np.ndarray, index: int, half: int,
+                      quantile: float = DEFAULT_LAPLACIAN_QUANTILE) -> np.ndarray:
+    """Features of frame ``index`` from the multiscale sharpness of a window around it.
+
+    ``[s_i - quantile_q(window), s_i - median(window), s_i]`` per scale, the window being
+    frames ``index - half .. index + half`` clipped to the clip (a short clip uses what it has).
+
+    Args:
+        sharpness: ``(N, S)`` values of :func:`multiscale_sharpness` for a run of frames.
+        index: the frame, ``0 <= index < N``.
+        half: half-width of the window.
+        quantile: the "sharp reference" quantile (0.9).
+
+    Returns:
+        ``(3 S,)`` float64.
+    """
+    window = sharpness[max(0, index - half):index + half + 1]
+    own = sharpness[index]
+    return np.concatenate([own - np.quantile(window, quantile, axis=0),
+                           own - np.median(window, axis=0), own])
+
+
+@dataclass(frozen=True)
+class TemporalModel:
+    """The logistic model of :class:`TemporalSelector` and how it was made.
+
+    ``P(blurred) = sigmoid(bias + weights . (features - mean) / scale)`` over
+    :func:`temporal_features`.
+
+    Attributes:
+        mean, scale: feature standardisation, from the training clips.
+        weights, bias: the fitted logistic model.
+        threshold: decision threshold on ``P(blurred)``, calibrated on the training clips.
+        window: frames in the centred window (odd).
+        quantile: reference quantile of the window.
+        scales: sharpness scales.
+    """
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = DEFAULT_THRESHOLD
+    window: int = DEFAULT_LAPLACIAN_WINDOW
+    quantile: float = DEFAULT_LAPLACIAN_QUANTILE
+    scales: int = TEMPORAL_SCALES
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """``P(blurred)`` of one ``(F,)`` or many ``(N, F)`` feature vectors."""
+        z = (np.asarray(features, np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        logit = z @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0)))
+
+    def save(self, path: str | Any) -> None:
+        """Write as a safetensors file (arrays as tensors, settings in the header)."""
+        import json
+
+        import torch
+        from safetensors.torch import save_file
+
+        from deblurkit.utils.atomic import atomic_path
+
+        tensors = {k: torch.tensor(getattr(self, k), dtype=torch.float64)
+                   for k in ("mean", "scale", "weights")}
+        meta = {"format": "deblurkit-temporal-selector/1",
+                "settings": json.dumps({"bias": self.bias, "threshold": self.threshold,
+                                        "window": self.window, "quantile": self.quantile,
+                                        "scales": self.scales})}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Any) -> TemporalModel:
+        """Read a file written by :meth:`save` (ValueError if it is not one)."""
+        import json
+
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != "deblurkit-temporal-selector/1":
+                raise ValueError(f"{path}: not a temporal frame-selector file")
+            arrays = {k: tuple(float(v) for v in f.get_tensor(k).tolist())
+                      for k in ("mean", "scale", "weights")}
+        settings = json.loads(meta["settings"])
+        return cls(**arrays, **settings)
+
+
+class TemporalSelector(Selector[P]):
+    """Blur relative to the neighbouring frames, at several scales, by a fitted logistic model.
+
+    Each pushed frame is reduced to :func:`multiscale_sharpness` (four floats; the pixels are
+    not kept). Frame ``i`` is decided once ``window // 2`` later frames are known (or the clip
+    ends): its :func:`temporal_features` go through the :class:`TemporalModel`, and the frame
+    is blurred when ``P(blurred) >= threshold`` (the model's calibrated threshold unless one is
+    given). At most ``window // 2 + 1`` frames are held.
+
+    The relative features decide partially blurred clips; the absolute ones (the frame's own
+    sharpness) carry the decision when every frame of a window looks alike, which is how a clip
+    with no blurred frame or with only blurred frames is decided: by how sharp its frames are
+    in absolute terms, with the training clips' calibration.
+
+    Args:
+        model: the fitted model.
+        threshold: decision threshold (None: ``model.threshold``).
+        to_rgb: see :class:`Selector`.
+    """
+
+    name = "temporal"
+
+    def __init__(self, model: TemporalModel, threshold: float | None = None,
+                 to_rgb: Callable[[P], np.ndarray] = _identity) -> None:
+        super().__init__(to_rgb)
+        if model.window < 1 or model.window % 2 == 0:
+            raise ValueError(f"window must be a positive odd number, got {model.window}")
+        self.model = model
+        self.threshold = float(model.threshold if threshold is None else threshold)
+        self.half = model.window // 2
+        self.max_pending = self.half + 1
+        self._pending: deque[tuple[P, np.ndarray, float]] = deque()
+        self._history: deque[np.ndarray] = deque(maxlen=max(self.half, 1))
+
+    def push(self, payload: P) -> list[tuple[P, Decision]]:
+        start = time.perf_counter()
+        values = multiscale_sharpness(self.to_rgb(payload), self.model.scales)
+        self._pending.append((payload, values, time.perf_counter() - start))
+        out = []
+        while len(self._pending) > self.half:
+            out.append(self._decide_head())
+        return out
+
+    def flush(self) -> list[tuple[P, Decision]]:
+        out = []
+        while self._pending:
+            out.append(self._decide_head())
+        return out
+
+    def _decide_head(self) -> tuple[P, Decision]:
+        payload, values, seconds = self._pending[0]
+        before = list(self._history)[-self.half:] if self.half else []
+        after = [v for _, v, _ in list(self._pending)[: self.half + 1]]
+        run = np.asarray(before + after)
+        features = temporal_features(run, len(before), self.half, self.model.quantile)
+        score = float(self.model.probability(features))
+        self._pending.popleft()
+        if self.half:
+            self._history.append(values)
+        return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
+                                 classify_seconds=seconds)
+
+
+def clip_features(frames: list[np.ndarray], model_window: int = DEFAULT_LAPLACIAN_WINDOW,
+                  quantile: float = DEFAULT_LAPLACIAN_QUANTILE,
+                  scales: int = TEMPORAL_SCALES) -> np.ndarray:
+    """:func:`temporal_features` of every frame of a whole clip at once (``(N, 3 S)``); the
+    streaming :class:`TemporalSelector` computes exactly these, frame by frame."""
+    values = np.asarray([multiscale_sharpness(f, scales) for f in frames])
+    return np.asarray([temporal_features(values, i, model_window // 2, quantile)
+                       for i in range(len(values))])
+
+
 def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None = None,
                   threshold: float | None = None, to_rgb: Callable[[Any], np.ndarray] = _identity,
                   run_length: int = DEFAULT_RUN_LENGTH,
                   laplacian_window: int = DEFAULT_LAPLACIAN_WINDOW,
                   laplacian_quantile: float = DEFAULT_LAPLACIAN_QUANTILE,
-                  laplacian_reference: float | None = None) -> Selector:
+                  laplacian_reference: float | None = None,
+                  temporal_model: TemporalModel | None = None) -> Selector:
     """Build the selector for ``mode`` (one of :data:`SELECT_MODES`).
 
     Args:
@@ -376,6 +575,7 @@ def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None
         run_length: run length of ``middle15``.
         laplacian_window, laplacian_quantile, laplacian_reference: see
             :class:`LaplacianSelector`.
+        temporal_model: the :class:`TemporalModel` of ``temporal`` (None: the bundled one).
 
     Returns:
         A :class:`Selector`.
@@ -396,4 +596,10 @@ def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None
     if mode == "laplacian":
         return LaplacianSelector(thr, laplacian_window, laplacian_quantile, laplacian_reference,
                                  to_rgb)
+    if mode == "temporal":
+        if temporal_model is None:
+            from deblurkit.pretrained import load_temporal_selector
+
+            temporal_model = load_temporal_selector()
+        return TemporalSelector(temporal_model, threshold, to_rgb)
     raise ValueError(f"unknown selection mode {mode!r}; choose from {', '.join(SELECT_MODES)}")

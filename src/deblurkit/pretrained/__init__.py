@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from importlib import resources
 from pathlib import Path
 
@@ -112,4 +113,26 @@ def load_bundled(name: str) -> nn.Module:
     return model.eval()
 
 
-__all__ = ["BUNDLED", "MODEL_CARD", "WeightCard", "bundled_card", "load_bundled"]
+#: The fitted logistic model of ``deblurkit video --select temporal`` (not a network: see
+#: :class:`deblurkit.inference.selection.TemporalModel`), made by
+#: ``tools/fit_temporal_selector.py`` from ``configs/data/selector_train.yaml``'s clips.
+TEMPORAL_SELECTOR_FILE = "default_temporal_selector.safetensors"
+
+
+def load_temporal_selector() -> Any:
+    """The bundled :class:`~deblurkit.inference.selection.TemporalModel`.
+
+    Raises:
+        UserError: the file is missing from this installation.
+    """
+    from deblurkit.inference.selection import TemporalModel
+
+    path = Path(str(resources.files(__name__).joinpath(TEMPORAL_SELECTOR_FILE)))
+    if not path.is_file():
+        raise UserError(f"{path}: bundled temporal frame selector missing from this "
+                        "installation (reinstall deblurkit)")
+    return TemporalModel.load(path)
+
+
+__all__ = ["BUNDLED", "MODEL_CARD", "TEMPORAL_SELECTOR_FILE", "WeightCard", "bundled_card",
+           "load_bundled", "load_temporal_selector"]

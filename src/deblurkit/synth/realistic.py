@@ -187,15 +187,18 @@ def _pair(cfg: RealisticSynthConfig, sources: Any, kind: str, index: int, out: P
 
 def _pingpong(pixels: np.ndarray, crop: tuple[int, int, int], size: int) -> Iterator[np.ndarray]:
     """Frames of a sequence forwards, backwards, forwards ... (endless), cropped and resized,
-    as float32 encoded values."""
+    as float32 encoded values (each source frame is resized once)."""
     from deblurkit.synth.corpus import resize_square
 
     top, left, side = crop
     n = pixels.shape[0]
     order = list(range(n)) + list(range(n - 2, 0, -1)) if n > 1 else [0]
+    resized: dict[int, np.ndarray] = {}
     while True:
         for t in order:
-            yield resize_square(_unit(pixels[t, top:top + side, left:left + side]), size)
+            if t not in resized:
+                resized[t] = resize_square(_unit(pixels[t, top:top + side, left:left + side]), size)
+            yield resized[t]
 
 
 def _clip(cfg: RealisticSynthConfig, sources: Any, kind: str, index: int, out: Path
