@@ -7,11 +7,39 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from deblurkit.errors import OutputExistsError
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read from ``/proc/self/status`` where it exists, so that no other
+    thread ever sees a changed umask; else set and restored under a lock)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _final_mode(target: Path) -> int:
+    """An existing target keeps its permission bits; a new file gets ``0o666 & ~umask``."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -20,6 +48,8 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
 
     The temporary file keeps the target's suffix so that writers which infer the format
     from the extension work. On any exception (KeyboardInterrupt included) it is removed.
+    The final file has the permissions ``open()`` would give it: those of the file it
+    replaces, else ``0o666`` less the umask (not ``mkstemp``'s private ``0o600``).
 
     Args:
         path: the final destination.
@@ -39,6 +69,8 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes 0600: give the file the mode open() would have
+            os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
