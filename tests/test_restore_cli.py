@@ -182,3 +182,28 @@ def test_torchrun_two_ranks_write_every_output_once(tmp_path, model_file):
     assert sorted(p.name for p in out.iterdir()) == names
     assert "rank 0/2: 3 succeeded, 0 failed" in result.stderr
     assert "rank 1/2: 2 succeeded, 0 failed" in result.stderr
+
+
+def test_a_model_that_outputs_nan_fails_each_file_with_one_line_and_eval_json_stays_valid(
+        inputs, tmp_path, capsys):
+    torch.manual_seed(0)
+    net = create_model("s1_msed", base_width=4, depth=2, num_scales=1)
+    with torch.no_grad():
+        net.scales[0].decoder[-1].out.bias.fill_(float("nan"))
+    broken = save_model(net, tmp_path / "nan.safetensors")
+    out = tmp_path / "out"
+    code = _main(["restore", str(inputs), "-o", str(out), "--model", str(broken),
+                  "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "0 succeeded, 3 failed" in err
+    assert err.count("the model returned NaN or infinite values") == 2  # + the broken png
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+    report = tmp_path / "eval.json"
+    code = _main(["eval", "--blur", str(inputs), "--sharp", str(inputs), "--model", str(broken),
+                  "--json", str(report)])
+    assert code == 1
+    text = report.read_text()
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON report"))
+    reasons = json.dumps(data)
+    assert "the model returned NaN or infinite values" in reasons

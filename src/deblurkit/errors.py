@@ -37,3 +37,15 @@ class OutputExistsError(UserError):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         super().__init__(f"{self.path}: already exists (pass --overwrite to replace it)")
+
+
+class ModelOutputError(UserError):
+    """The model returned something unusable for an input (NaN or infinite values).
+
+    Raised per image, so a batch records that one file as failed and goes on.
+    """
+
+    def __init__(self, reason: str = "the model returned NaN or infinite values (a broken or "
+                                      "incompatible weight file?)") -> None:
+        self.reason = reason
+        super().__init__(reason)

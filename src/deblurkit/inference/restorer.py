@@ -106,15 +106,24 @@ class Restorer:
     def restore_tensor(self, batch: Tensor) -> Tensor:
         """``(B, 3, H, W)`` float32 ``[0, 1]`` -> restored float32 on ``batch``'s device.
 
+        Raises:
+            ModelOutputError: the model returned NaN or infinite values.
+
         Shape:
             ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
         """
         from deblurkit.inference.tta import self_ensemble
 
+        from deblurkit.errors import ModelOutputError
+
         with torch.inference_mode():
             if self.tta == 1:
-                return self._restore_once(batch)
-            return self_ensemble(self._restore_once, batch, self.tta)
+                out = self._restore_once(batch)
+            else:
+                out = self_ensemble(self._restore_once, batch, self.tta)
+            if not bool(torch.isfinite(out).all()):
+                raise ModelOutputError()
+            return out
 
     def _restore_once(self, batch: Tensor) -> Tensor:
         tile = self.tile_size()

@@ -232,8 +232,13 @@ def _score_pair(blur_path: Path, sharp_path: Path, relative: str, sharp_relative
     if restore is None:
         restored = blur
     else:
+        from deblurkit.errors import ModelOutputError
+
         start = time.perf_counter()
-        restored = np.asarray(restore(to_float(blur)))
+        try:
+            restored = np.asarray(restore(to_float(blur)))
+        except ModelOutputError as exc:
+            return FailedPair(relative, exc.reason)
         seconds = time.perf_counter() - start
     try:
         psnr_value, ssim_value = psnr_ssim(restored, sharp, config)
