@@ -387,3 +387,17 @@ def test_options_bf16_ema_channels_last_clip_run_and_log(tiny_data, tmp_path):
     assert any(",val,psnr_input," in r for r in rows) and any(",train,lr," in r for r in rows)
     assert list((tmp_path / "tensorboard").glob("events.*"))
     assert np.isfinite(result.metrics["psnr"])
+
+
+def test_a_failed_train_leaves_no_empty_run_folder(tiny_data, tmp_path):
+    cfg = build_config(_adversarial(tiny_data["pairs"], tmp_path / "runs" / "deep" / "x", 2))
+    broken = build_config(_adversarial(tmp_path / "missing", tmp_path / "runs" / "deep" / "x", 2))
+    with pytest.raises(UserError, match="missing"):
+        train(broken, tensorboard=False)
+    assert not (tmp_path / "runs").exists()  # every folder the call made is gone
+    (tmp_path / "keep").mkdir()
+    with pytest.raises(UserError):
+        train(build_config(_adversarial(tmp_path / "missing", tmp_path / "keep", 2)),
+              tensorboard=False)
+    assert (tmp_path / "keep").is_dir()  # a folder that existed before is left alone
+    assert train(cfg, tensorboard=False).step == 2

@@ -704,6 +704,25 @@ def run_validation(session: Session, loaders: dict[str, Any]) -> tuple[dict[str,
     return metrics, grid
 
 
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, innermost first."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the given folders (innermost first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+
+
 def prepare_run_dir(config: Config, resume: bool, create: bool = True) -> Path:
     """The run folder; refuses to start over a run that has checkpoints unless resuming."""
     run_dir = Path(config.train.out_dir)
@@ -732,15 +751,28 @@ def train(config: Config, resume: bool = False,
 
     Raises:
         UserError: bad data, bad settings, no checkpoint to resume, corrupt checkpoints.
+            A run folder that the failing call created and left empty is removed.
     """
-    from deblurkit.training.logs import RunLogger, plot_curves
-
     prepare_run_dir(config, resume, create=False)  # every process fails alike, before joining
     info = init_distributed(config.train.device)
     device = resolve_device(config.train.device, info)
     if config.train.deterministic:
         torch.use_deterministic_algorithms(True)
+    created = _missing_folders(Path(config.train.out_dir)) if info.is_main else []
     run_dir = prepare_run_dir(config, resume, create=info.is_main)
+    try:
+        return _train_in(run_dir, config, resume, info, device, callbacks, tensorboard)
+    except BaseException:
+        _remove_empty(created)  # a run that failed before writing anything leaves no folder
+        raise
+
+
+def _train_in(run_dir: Path, config: Config, resume: bool, info: Any, device: Any,
+              callbacks: Sequence[Callable[[Session, dict[str, float]], None]],
+              tensorboard: bool) -> TrainResult:
+    """The body of :func:`train` once the run folder exists."""
+    from deblurkit.training.logs import RunLogger, plot_curves
+
     checkpoint = find_resume_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
         changed = [k for k in config_differences(
