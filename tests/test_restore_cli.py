@@ -207,3 +207,30 @@ def test_a_model_that_outputs_nan_fails_each_file_with_one_line_and_eval_json_st
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON report"))
     reasons = json.dumps(data)
     assert "the model returned NaN or infinite values" in reasons
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--tile", "7"], "tile 7 px is too small for this model"),
+    (["--tile", "64", "--overlap", "32"], "overlap 32 px must be less than half the tile"),
+    (["--tile", "128", "--overlap", "64"], "overlap 64 px must be less than half the tile"),
+])
+def test_unusable_tiles_are_refused_with_one_line_before_any_file(inputs, model_file, tmp_path,
+                                                                   capsys, argv, message):
+    out = tmp_path / "out"
+    code = _main(["restore", str(inputs), "-o", str(out), "--model", str(model_file), *argv])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_zero_overlap_tiles_abut_and_cover_every_pixel():
+    from deblurkit.inference.tiling import blend_weights, restore_tiled, tile_starts
+
+    starts = tile_starts(100, 32, 0)
+    weights = blend_weights(starts, 32, 100, margin=0)
+    total = np.zeros(100)
+    for s, w in zip(starts, weights):
+        total[s:s + 32] += w
+    np.testing.assert_allclose(total, 1.0)
+    x = torch.rand(1, 3, 70, 90)
+    torch.testing.assert_close(restore_tiled(lambda t: t * 0.5, x, 32, 0), x * 0.5)

@@ -58,9 +58,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | 
     parser.add_argument("--tile", type=tile_arg, default=tile_default, metavar="SIZE|auto",
                         help="restore in overlapping tiles of SIZE pixels; auto: from free "
                              f"memory; 0: whole image (default {tile_default or 0})")
-    parser.add_argument("--overlap", type=overlap_arg, default=32, metavar="PX|auto",
+    parser.add_argument("--overlap", type=overlap_arg, default="auto", metavar="PX|auto",
                         help="minimum tile overlap in pixels, or auto = the model's "
-                             "receptive field (default 32)")
+                             "receptive field, which makes tiled and whole-image outputs agree "
+                             "(default auto)")
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
                         help="where the model runs (default auto: CUDA when available)")
     parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",

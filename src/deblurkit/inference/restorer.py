@@ -85,6 +85,9 @@ class Restorer:
             raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
         if overlap != "auto" and (not isinstance(overlap, int) or overlap < 0):
             raise ValueError(f"overlap must be 'auto' or an int >= 0, got {overlap!r}")
+        from deblurkit.inference.tiling import check_tiling
+
+        check_tiling(tile, overlap, int(getattr(self.backend, "pad_multiple", 1) or 1))
         self.tile = tile
         self.overlap = overlap
         self.margin = margin

@@ -85,6 +85,51 @@ def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list
     return starts
 
 
+#: The smallest tile, in multiples of the model's padding multiple and in pixels: smaller tiles
+#: spend nearly all their work on overlap (a 720p frame in 16-pixel tiles is 3600 tiles).
+MIN_TILE_MULTIPLES = 4
+MIN_TILE_PIXELS = 32
+
+
+def check_tiling(tile: int | str | None, overlap: int | str, multiple: int = 1) -> None:
+    """Refuse, with one clear line, a tile / overlap pair that cannot tile an image.
+
+    Args:
+        tile: None (whole images), ``"auto"`` or a side in pixels.
+        overlap: ``"auto"`` or pixels.
+        multiple: the model's padding multiple (tiles and overlaps are rounded up to it).
+
+    Raises:
+        UserError: a tile below ``max(MIN_TILE_PIXELS, MIN_TILE_MULTIPLES * multiple)``, a
+            negative overlap, or an overlap of half the (rounded) tile or more.
+
+    Example:
+        >>> check_tiling(256, 32, 8)
+        >>> check_tiling(64, 32, 8)
+        Traceback (most recent call last):
+        ...
+        deblurkit.errors.UserError: overlap 32 px must be less than half the tile (64 px after rounding to the model's multiple of 8): use a larger tile or overlap auto
+    """
+    from deblurkit.errors import UserError
+
+    if not isinstance(overlap, str) and overlap < 0:
+        raise UserError(f"overlap {overlap} px must be >= 0 (or auto)")
+    if tile is None or isinstance(tile, str):
+        return
+    smallest = max(MIN_TILE_PIXELS, MIN_TILE_MULTIPLES * multiple)
+    if tile < smallest:
+        raise UserError(f"tile {tile} px is too small for this model (at least {smallest} px: "
+                        f"{MIN_TILE_MULTIPLES} times its padding multiple of {multiple}, and "
+                        f"{MIN_TILE_PIXELS} px); use a larger tile, auto, or 0 for whole images")
+    rounded = math.ceil(tile / multiple) * multiple
+    if not isinstance(overlap, str):
+        overlap_r = math.ceil(overlap / multiple) * multiple
+        if 2 * overlap_r >= rounded:
+            raise UserError(f"overlap {overlap} px must be less than half the tile ({rounded} px "
+                            f"after rounding to the model's multiple of {multiple}): use a "
+                            "larger tile or overlap auto")
+
+
 def _hann_rise(n: int) -> np.ndarray:
     """n samples rising from 0 to 1 (exclusive) on a raised cosine; rise + reversed = 1."""
     k = np.arange(n, dtype=np.float64)
@@ -112,12 +157,12 @@ def blend_weights(starts: list[int], tile: int, length: int, margin: int) -> lis
     raw = []
     for i, start in enumerate(starts):
         weight = np.ones(tile, dtype=np.float64)
-        if i > 0:  # shared edge with the previous tile on the low side
+        if i > 0 and starts[i - 1] + tile > start:  # shared edge on the low side
             overlap = starts[i - 1] + tile - start
             m = min(margin, (overlap - 1) // 2)
             weight[:m] = 0.0
             weight[m:overlap - m] *= _hann_rise(overlap - 2 * m)
-        if i < len(starts) - 1:  # shared edge with the next tile on the high side
+        if i < len(starts) - 1 and start + tile > starts[i + 1]:  # shared edge, high side
             overlap = start + tile - starts[i + 1]
             m = min(margin, (overlap - 1) // 2)
             weight[tile - m:] = 0.0
