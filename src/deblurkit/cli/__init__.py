@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "demo": "deblurkit.cli.demo",
     "restore": "deblurkit.cli.restore",
     "video": "deblurkit.cli.video",
+    "serve": "deblurkit.cli.serve",
     "eval": "deblurkit.cli.eval",
     "synth": "deblurkit.cli.synth",
     "train": "deblurkit.cli.train",
