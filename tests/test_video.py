@@ -377,3 +377,48 @@ def test_sharded_two_process_run(tmp_path):
         assert json.loads((repdir / f"{path.name}.json").read_text())["totals"]["N_a"] == 12
     # each video was processed by exactly one rank
     assert sum(err.count(" -> ") for _, err in logs) == 2
+
+
+def test_a_truncated_video_is_an_error_unless_allowed(tmp_path):
+    # a "fast start" MP4 (index first) cut in the middle of its frame data: the container still
+    # states every frame, only the first ones decode
+    src = tmp_path / "whole.mp4"
+    frames = _frames(40)
+    with av.open(str(src), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"crf": "18", "g": "5"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    data = src.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    with av.open(str(cut)) as c:
+        stated = c.streams.video[0].frames
+    assert stated == 40
+    out = tmp_path / "out.mp4"
+    with pytest.raises(UserError, match=r"cut.mp4: decoded \d+ of the 40 frames its container "
+                                        r"states"):
+        restore_video(cut, out, selector=make_selector("all"), deblur=lambda x: x)
+    assert not out.exists() and not list(tmp_path.glob(".out.mp4*"))
+    result = restore_video(cut, out, selector=make_selector("all"), deblur=lambda x: x,
+                           allow_truncated=True)
+    assert result.report["truncated"] is True and 0 < len(result.report["frames"]) < 40
+    whole = restore_video(src, tmp_path / "w.mp4", selector=make_selector("all"),
+                          deblur=lambda x: x)
+    assert whole.report["truncated"] is False and len(whole.report["frames"]) == 40
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_a_still_image_is_refused_as_a_video(tmp_path, suffix):
+    from PIL import Image
+
+    still = tmp_path / f"photo{suffix}"
+    Image.fromarray(_frames(1)[0]).save(still)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(UserError, match=f"photo{suffix}: a still image, not a video"):
+        restore_video(still, out, selector=make_selector("all"), deblur=lambda x: x)
+    assert not out.exists()

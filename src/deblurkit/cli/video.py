@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblurkit.cli.restore import add_tta_argument
 
     add_tta_argument(parser)
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="keep the output of a video that decodes to fewer frames than "
+                             "its container states (default: an error, nothing written)")
     parser.add_argument("--queue-size", type=positive_int, default=DEFAULT_QUEUE_SIZE,
                         metavar="N", help=f"capacity of each inter-stage queue (default "
                                           f"{DEFAULT_QUEUE_SIZE})")
@@ -242,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
                                  laplacian_reference=args.laplacian_reference)
         try:
             result = restore_video(src, dst, selector=selector, deblur=deblur, encode=encode,
+                                   allow_truncated=args.allow_truncated,
                                    report_path=rep, overwrite=args.overwrite,
                                    queue_size=args.queue_size, model=str(args.model),
                                    threshold=getattr(selector, "threshold", None),

@@ -319,11 +319,16 @@ class _Input:
     audio: list[Any]
 
 
+#: FFmpeg demuxers of still pictures (besides the ``*_pipe`` ones): refused as videos.
+STILL_IMAGE_FORMATS = frozenset({"image2", "png", "apng", "jpeg", "webp", "tiff", "bmp"})
+
+
 def open_video(path: str | os.PathLike) -> _Input:
     """Open ``path`` with PyAV and find its first video stream and its audio streams.
 
     Raises:
-        UserError: missing file, unreadable/corrupt/unsupported container, no video stream.
+        UserError: missing file, unreadable/corrupt/unsupported container, no video stream, a
+            still image.
     """
     import av
 
@@ -339,6 +344,11 @@ def open_video(path: str | os.PathLike) -> _Input:
     if not container.streams.video:
         container.close()
         raise UserError(f"{path}: no video stream")
+    format_names = set((container.format.name or "").split(","))
+    if format_names & STILL_IMAGE_FORMATS or any(n.endswith("_pipe") for n in format_names):
+        container.close()
+        raise UserError(f"{path}: a still image, not a video; restore it with "
+                        "`deblurkit restore`")
     video = container.streams.video[0]
     if video.codec_context is None or not video.codec_context.width:
         container.close()
@@ -618,7 +628,8 @@ def restore_video(input: str | os.PathLike, output: str | os.PathLike, *,
                   report_path: str | os.PathLike | None = None, overwrite: bool = False,
                   queue_size: int = DEFAULT_QUEUE_SIZE, model: str | None = None,
                   threshold: float | None = None, show_progress: bool = True,
-                  extra_report: dict[str, Any] | None = None) -> VideoResult:
+                  extra_report: dict[str, Any] | None = None,
+                  allow_truncated: bool = False) -> VideoResult:
     """Deblur the frames of ``input`` that ``selector`` picks; write every frame to ``output``.
 
     Args:
@@ -636,13 +647,17 @@ def restore_video(input: str | os.PathLike, output: str | os.PathLike, *,
         threshold: the threshold recorded in the report.
         show_progress: show a frame progress bar on stderr.
         extra_report: merged into the report's top level.
+        allow_truncated: keep the output of a video that decodes to fewer frames than its
+            container states (the report then says ``"truncated": true``); by default such a
+            video is an error.
 
     Returns:
         A :class:`VideoResult`.
 
     Raises:
-        UserError: unreadable/corrupt input, no video stream, no frames, output exists,
-            output is the input, unsupported suffix or codec; nothing is left at ``output``.
+        UserError: unreadable/corrupt input, no video stream, no frames, fewer frames than
+            the container states (unless ``allow_truncated``), output exists, output is the
+            input, unsupported suffix or codec; nothing is left at ``output``.
 
     Example:
         >>> from deblurkit.inference.selection import make_selector
@@ -665,6 +680,12 @@ def restore_video(input: str | os.PathLike, output: str | os.PathLike, *,
         with atomic_path(dst, overwrite=overwrite) as tmp:
             report = _run_pipeline(inp, src, dst, tmp, selector, deblur, encode, queue_size,
                                    show_progress)
+            stated, decoded = int(inp.video.frames or 0), len(report["frames"])
+            report["truncated"] = bool(stated and decoded < stated)
+            if report["truncated"] and not allow_truncated:
+                raise UserError(f"{src}: decoded {decoded} of the {stated} frames its container "
+                                "states (truncated or damaged file); nothing written (pass "
+                                "--allow-truncated to keep the frames that decode)")
     finally:
         with contextlib.suppress(Exception):
             inp.container.close()
