@@ -39,3 +39,34 @@ def test_unknown_subcommand_is_one_line_error():
 def test_no_subcommand_prints_usage():
     out = run_cli()
     assert out.returncode == 2
+
+
+def test_sigterm_cleans_temporary_files_and_exits_143(tmp_path):
+    import signal
+
+    code = f"""
+import sys, time
+import numpy as np
+from deblurkit.io import write_image
+write_image({str(tmp_path / 'in.png')!r}, np.zeros((16, 16, 3), np.uint8))
+import deblurkit.cli.restore as restore_cmd
+from deblurkit.utils.atomic import atomic_path
+def slow(restorer, src, dst, overwrite=False):
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(b"half an image")
+        print("writing", flush=True)
+        time.sleep(60)
+restore_cmd.restore_file = slow
+from deblurkit.cli import main
+sys.exit(main(["restore", {str(tmp_path / 'in.png')!r}, "-o", {str(tmp_path / 'out')!r},
+               "--model", "s1_msed_1scale", "--tile", "0"]))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    assert list((tmp_path / "out").glob(".in.png.*"))  # the temporary file exists now
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "deblurkit restore: terminated" in err and "Traceback" not in err
+    assert list((tmp_path / "out").iterdir()) == []
