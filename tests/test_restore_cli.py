@@ -234,3 +234,23 @@ def test_zero_overlap_tiles_abut_and_cover_every_pixel():
     np.testing.assert_allclose(total, 1.0)
     x = torch.rand(1, 3, 70, 90)
     torch.testing.assert_close(restore_tiled(lambda t: t * 0.5, x, 32, 0), x * 0.5)
+
+
+def test_max_pixels_flag_raises_the_bomb_limit(tmp_path, model_file, capsys):
+    src = tmp_path / "big.png"
+    write_image(src, np.zeros((100, 100, 3), np.uint8))
+    out = tmp_path / "out"
+    assert _main(["restore", str(src), "-o", str(out), "--model", str(model_file),
+                  "--max-pixels", "5000"]) == 1
+    err = capsys.readouterr().err
+    assert "exceeds the limit of 5000" in err and "--max-pixels" in err
+    assert _main(["restore", str(src), "-o", str(out), "--model", str(model_file),
+                  "--max-pixels", "20000"]) == 0
+    assert (out / "big.png").is_file()
+
+
+def test_eval_help_says_what_runs_without_a_model(capsys):
+    with pytest.raises(SystemExit):
+        _main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(default: none: the blurred input itself is scored)" in help_text

@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "depth: 255, 65535, or 1.0 when the two folders' depths differ)")
     from deblurkit.cli.restore import add_model_arguments
 
-    add_model_arguments(parser, tile_default=None)
+    add_model_arguments(parser, tile_default=None,
+                        model_default="none: the blurred input itself is scored")
 
 
 def run(args: argparse.Namespace) -> int:

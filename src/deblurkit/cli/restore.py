@@ -48,11 +48,13 @@ def overlap_arg(value: str) -> int | str:
     return non_negative_int(value)
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | None) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | None,
+                        model_default: str = "the bundled model") -> None:
     """The model / backend / tiling / device options shared by ``restore`` and ``eval``."""
     parser.add_argument("--model", default=None, metavar="NAME|FILE",
-                        help="registered model name (untrained weights), .safetensors, .onnx "
-                             "or TorchScript .pt file (default: the bundled model)")
+                        help="default (the bundled model), a registered model name (untrained "
+                             "weights), .safetensors, .onnx or TorchScript .pt file (default: "
+                             f"{model_default})")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="inference engine (onnxruntime needs an .onnx --model)")
     parser.add_argument("--tile", type=tile_arg, default=tile_default, metavar="SIZE|auto",
@@ -97,6 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser, tile_default="auto")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (inputs are never replaced)")
+    parser.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
+                        help="refuse pictures with more pixels than this (decompression-bomb "
+                        "guard; default the reader's limit, docs/io.md)")
     parser.add_argument("--suffix", default="", metavar="TEXT",
                         help="appended to each output file's stem, e.g. _sharp (default none)")
 
@@ -159,14 +164,18 @@ def plan_outputs(inputs: list[str], outdir: Path, suffix: str,
     return pairs
 
 
-def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool) -> None:
-    """Read ``src``, restore its colour channels, write ``dst`` like the input (atomic)."""
+def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool,
+                 max_pixels: int | None = None) -> None:
+    """Read ``src``, restore its colour channels, write ``dst`` like the input (atomic).
+
+    ``max_pixels``: the decompression-bomb limit of :func:`deblurkit.io.read_image` (None: its
+    default)."""
     from deblurkit.errors import OutputExistsError
     from deblurkit.io import read_image, to_float, write_image
 
     if dst.exists() and not overwrite:
         raise OutputExistsError(dst)
-    image = read_image(src)
+    image = read_image(src) if max_pixels is None else read_image(src, max_pixels=max_pixels)
     restored = restorer(to_float(image.pixels))
     write_image(dst, restored, alpha=image.alpha, info=image.info, overwrite=overwrite)
 
@@ -194,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     for src, dst in progress(mine, total=len(mine), desc="restore", unit="img"):
         with report.item(src, catch=catch):
-            restore_file(restorer, src, dst, overwrite=args.overwrite)
+            restore_file(restorer, src, dst, overwrite=args.overwrite,
+                         max_pixels=args.max_pixels)
     seconds = time.perf_counter() - start
     print(f"{prefix} {report.summary()} ({seconds:.1f} s; outputs in {outdir})",
           file=sys.stderr)

@@ -111,7 +111,7 @@ def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageReadError(
             path, f"{width} x {height} = {width * height} pixels exceeds the limit of "
-                  f"{max_pixels} (possible decompression bomb; raise max_pixels to allow it)")
+                  f"{max_pixels} (possible decompression bomb; raise max_pixels, --max-pixels on the command line, to allow it)")
 
 
 def _is_tiff(path: Path) -> bool:
