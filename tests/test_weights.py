@@ -220,3 +220,43 @@ def test_saved_kwargs_drop_pretrained_init_files(tmp_path):
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(net(x), again(x))
+
+
+def test_untrusted_metadata_is_checked_before_anything_is_allocated(tmp_path):
+    import json
+    import time
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from deblurkit.models import create_model
+    from deblurkit.models.weights import load_model, save_model
+
+    good = save_model(create_model("s1_msed", base_width=4, depth=2, num_scales=1),
+                      tmp_path / "good.safetensors")
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(good))
+    kwargs = json.loads(meta["deblurkit_kwargs"])
+
+    def forged(name, **changes):
+        path = tmp_path / f"{name}.safetensors"
+        save_file(tensors, str(path), metadata={**meta, **changes})
+        return path
+
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=r"huge.safetensors: shape mismatch .* \[4000\] by its"):
+        load_model(forged("huge", deblurkit_kwargs=json.dumps({**kwargs, "base_width": 4000})))
+    assert time.perf_counter() - start < 5  # nothing of the 10 GB network was allocated
+    with pytest.raises(UserError, match="list.safetensors: deblurkit_kwargs metadata must be a "
+                                        "JSON object"):
+        load_model(forged("list", deblurkit_kwargs="[1, 2]"))
+    with pytest.raises(UserError, match=r"nested.safetensors: deblurkit_kwargs\['base_width'\] "
+                                        "is not a plain JSON value"):
+        load_model(forged("nested", deblurkit_kwargs=json.dumps({**kwargs,
+                                                                  "base_width": {"a": 1}})))
+    with pytest.raises(UserError, match="strarg.safetensors: its stored arguments do not build"):
+        load_model(forged("strarg", deblurkit_kwargs=json.dumps({**kwargs, "depth": "2"})))
+    with pytest.raises(UserError, match="unknownarg.safetensors: its stored arguments do not"):
+        load_model(forged("unknownarg", deblurkit_kwargs=json.dumps({**kwargs, "nope": 1})))
+    assert load_model(good).deblurkit_name == "s1_msed"

@@ -152,6 +152,67 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise UserError(f"{file}: not a readable safetensors file ({exc})") from None
 
 
+#: JSON value types a stored constructor argument may have.
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def check_untrusted_architecture(file: Path, name: str, kwargs: Any) -> None:
+    """Check a weight file's stored architecture before anything is allocated.
+
+    A weight file is untrusted input: its metadata could ask for a network of any size. The
+    stored arguments must be a mapping of plain JSON values; the network is then built on the
+    ``meta`` device (shapes only, no memory) and every tensor shape the arguments imply is
+    compared with the shapes stored in the file (read from its header, not its data). Only a
+    file whose tensors match its own description passes, so building the real network costs
+    what the file itself holds.
+
+    Raises:
+        UserError: naming the file and the first problem (wrong argument types, arguments the
+            model refuses, missing / extra / differently shaped tensors).
+    """
+    from safetensors import safe_open
+
+    from deblurkit.models.registry import create_model
+
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise UserError(f"{file}: deblurkit_kwargs metadata must be a JSON object, got "
+                        f"{type(kwargs).__name__}")
+    bad = [k for k, v in kwargs.items() if not _plain(v)]
+    if bad:
+        raise UserError(f"{file}: deblurkit_kwargs[{bad[0]!r}] is not a plain JSON value")
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(name, **kwargs)
+    except (UserError, TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{file}: its stored arguments do not build {name!r}: {reason}") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            stored = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for bad headers
+        raise UserError(f"{file}: not a readable safetensors file ({type(exc).__name__})") from None
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    if missing or extra:
+        what = (f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {extra[0]!r}")
+        raise UserError(f"{file}: does not match its stored architecture {name!r} ({what}; "
+                        f"{len(missing)} missing, {len(extra)} unexpected)")
+    for key in sorted(expected):
+        if expected[key] != stored[key]:
+            raise UserError(f"{file}: shape mismatch of tensor {key!r}: {list(stored[key])} "
+                            f"in the file, {list(expected[key])} by its stored architecture "
+                            f"{name!r}")
+
+
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild and load a model saved by :func:`save_model`.
 
@@ -190,6 +251,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         kwargs = json.loads(metadata.get("deblurkit_kwargs", "{}"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{file}: corrupt deblurkit_kwargs metadata ({exc})") from None
+    check_untrusted_architecture(file, name, kwargs)
     model = create_model(name, **kwargs)
     load_state_dict_checked(model, read_state_dict(file), strict=True, source=str(file))
     model.deblurkit_metadata = metadata
