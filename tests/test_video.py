@@ -422,3 +422,28 @@ def test_a_still_image_is_refused_as_a_video(tmp_path, suffix):
     with pytest.raises(UserError, match=f"photo{suffix}: a still image, not a video"):
         restore_video(still, out, selector=make_selector("all"), deblur=lambda x: x)
     assert not out.exists()
+
+
+def test_odd_sized_video_keeps_its_size_or_names_the_fix(tmp_path):
+    src = tmp_path / "odd.mkv"
+    frames = [np.random.default_rng(i).integers(0, 256, (21, 33, 3), dtype=np.uint8)
+              for i in range(4)]
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 33, 21, "bgr0"
+        for f in frames:
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    out = tmp_path / "out.mp4"
+    restore_video(src, out, selector=make_selector("all"), deblur=lambda x: x)
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.width, s.height, s.codec_context.pix_fmt) == (33, 21, "yuv444p")
+        assert sum(1 for _ in c.decode(video=0)) == 4
+    with pytest.raises(UserError, match="33x21 has an odd side, which yuv420p cannot hold; use "
+                                        "--pix-fmt yuv444p or --codec ffv1"):
+        restore_video(src, tmp_path / "o2.mp4", selector=make_selector("all"),
+                      deblur=lambda x: x, encode=EncodeOptions(pix_fmt="yuv420p"))

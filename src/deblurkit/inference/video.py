@@ -365,18 +365,42 @@ def _container_format(output: Path) -> str:
     return CONTAINERS[suffix]
 
 
-def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: Path) -> str:
+def _subsampled(pix_fmt: str) -> bool:
+    """Whether a pixel format halves the chroma resolution (4:2:0, 4:2:2, NV12 ...): such
+    formats need even frame sides."""
+    return any(tag in pix_fmt for tag in ("420", "422", "411", "410", "nv12", "nv21", "nv16",
+                                          "p010", "p016"))
+
+
+def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: Path,
+                    size: tuple[int, int] = (2, 2)) -> str:
     supported = [f.name for f in (codec.video_formats or [])]
+    width, height = size
+    odd = width % 2 == 1 or height % 2 == 1
     if options.pix_fmt is not None:
         if supported and options.pix_fmt not in supported:
             raise UserError(f"{output}: codec {options.codec} does not support pixel format "
                             f"{options.pix_fmt!r} (supported: {', '.join(supported)})")
+        if odd and _subsampled(options.pix_fmt):
+            raise UserError(f"{output}: {width}x{height} has an odd side, which "
+                            f"{options.pix_fmt} cannot hold; use --pix-fmt yuv444p or "
+                            "--codec ffv1")
         return options.pix_fmt
     if options.codec in YUV420_CODECS and (not supported or "yuv420p" in supported):
-        return "yuv420p"
-    if not supported or input_fmt in supported:
-        return input_fmt
-    return "yuv420p" if "yuv420p" in supported else supported[0]
+        chosen = "yuv420p"
+    elif not supported or input_fmt in supported:
+        chosen = input_fmt
+    else:
+        chosen = "yuv420p" if "yuv420p" in supported else supported[0]
+    if odd and _subsampled(chosen):
+        # odd sides: a format that keeps every chroma sample (x264: High 4:4:4)
+        full = [f for f in ("yuv444p", "gbrp", "rgb24", "bgr0") if not supported or f in supported]
+        if not full:
+            raise UserError(f"{output}: {width}x{height} has an odd side and codec "
+                            f"{options.codec} has no pixel format without chroma subsampling; "
+                            "use --codec ffv1")
+        return full[0]
+    return chosen
 
 
 @dataclass
@@ -401,7 +425,8 @@ def _open_output(tmp: Path, output: Path, inp: _Input, options: EncodeOptions) -
     if codec.type != "video":
         raise UserError(f"{output}: {options.codec!r} is not a video encoder")
     in_cc = inp.video.codec_context
-    pix_fmt = _choose_pix_fmt(codec, options, in_cc.pix_fmt or "yuv420p", output)
+    pix_fmt = _choose_pix_fmt(codec, options, in_cc.pix_fmt or "yuv420p", output,
+                              (in_cc.width, in_cc.height))
     rate = inp.video.average_rate or inp.video.guessed_rate or FALLBACK_RATE
     container = av.open(os.fspath(tmp), "w", format=fmt,
                         options=dict(MUXER_OPTIONS.get(fmt, {})))
