@@ -254,3 +254,24 @@ def test_eval_help_says_what_runs_without_a_model(capsys):
         _main(["eval", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "(default: none: the blurred input itself is scored)" in help_text
+
+
+def test_restore_shows_progress_over_the_tiles_of_a_large_picture(tmp_path, model_file):
+    src = tmp_path / "wide.png"
+    write_image(src, np.zeros((64, 96, 3), np.uint8))
+    env = {**os.environ, "DEBLURKIT_PROGRESS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "deblurkit", "restore", str(src), "-o",
+                           str(tmp_path / "out"), "--model", str(model_file), "--tile", "32",
+                           "--overlap", "8"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    shown = proc.stderr.replace("\r", "\n")
+    assert "wide.png tiles" in shown and "tile/s" in shown
+    from deblurkit.inference.restorer import Restorer
+
+    restorer = Restorer(str(model_file), device="cpu", tile=32, overlap=8)
+    calls = []
+    restorer.on_tile = lambda done, total: calls.append((done, total))
+    restorer(np.zeros((64, 96, 3), np.uint8))
+    total = calls[-1][1]
+    assert total > 1 and calls == [(i, total) for i in range(1, total + 1)]
+    assert f"0/{total}" in shown

@@ -19,6 +19,7 @@ Example: python -m torch.distributed.run --nproc_per_node=2 -m deblurkit restore
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import sys
@@ -164,6 +165,36 @@ def plan_outputs(inputs: list[str], outdir: Path, suffix: str,
     return pairs
 
 
+@contextlib.contextmanager
+def _tile_bar(restorer, src: Path):
+    """A progress bar over the tiles of one picture (shown once a picture needs tiles)."""
+    from deblurkit.utils.progress import progress_enabled
+
+    enabled = progress_enabled()
+    if enabled is False or not hasattr(restorer, "on_tile"):
+        yield
+        return
+    from tqdm import tqdm
+
+    bar = None
+
+    def on_tile(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=f"{src.name} tiles", unit="tile", leave=False,
+                       dynamic_ncols=True, disable=None if enabled is None else not enabled)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    restorer.on_tile = on_tile
+    try:
+        yield
+    finally:
+        restorer.on_tile = None
+        if bar is not None:
+            bar.close()
+
+
 def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool,
                  max_pixels: int | None = None) -> None:
     """Read ``src``, restore its colour channels, write ``dst`` like the input (atomic).
@@ -176,7 +207,8 @@ def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool,
     if dst.exists() and not overwrite:
         raise OutputExistsError(dst)
     image = read_image(src) if max_pixels is None else read_image(src, max_pixels=max_pixels)
-    restored = restorer(to_float(image.pixels))
+    with _tile_bar(restorer, src):
+        restored = restorer(to_float(image.pixels))
     write_image(dst, restored, alpha=image.alpha, info=image.info, overwrite=overwrite)
 
 

@@ -91,6 +91,9 @@ class Restorer:
         self.tile = tile
         self.overlap = overlap
         self.margin = margin
+        #: Optional ``on_tile(done, total)`` called after each tile of a tiled pass (for
+        #: progress bars); None: silent.
+        self.on_tile: Any = None
         self._auto_tile: int | None = None
 
     def __repr__(self) -> str:
@@ -136,7 +139,8 @@ class Restorer:
         if overlap == "auto":
             overlap, auto_margin = auto_overlap(self.backend, tile)
             margin = auto_margin if margin is None else margin
-        return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin)
+        return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin,
+                             progress=self.on_tile)
 
     def restore_array(self, rgb_float: np.ndarray) -> np.ndarray:
         """``H x W x 3`` float32 ``[0, 1]`` -> restored ``H x W x 3`` float32 ``[0, 1]``.
