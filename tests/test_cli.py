@@ -51,7 +51,7 @@ from deblurkit.io import write_image
 write_image({str(tmp_path / 'in.png')!r}, np.zeros((16, 16, 3), np.uint8))
 import deblurkit.cli.restore as restore_cmd
 from deblurkit.utils.atomic import atomic_path
-def slow(restorer, src, dst, overwrite=False):
+def slow(restorer, src, dst, **options):
     with atomic_path(dst) as tmp:
         tmp.write_bytes(b"half an image")
         print("writing", flush=True)
