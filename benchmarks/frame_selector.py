@@ -37,14 +37,14 @@ MODES = ("laplacian", "classifier", "temporal")
 
 
 def read_clip(folder: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    from deblurkit.data.video import read_labels
+    """Observed frames (float32 [0, 1]) and S4 labels of a clip folder, read by
+    :func:`deblurkit.data.video.load_clip` (which checks that every frame has a label)."""
+    from deblurkit.data.video import load_clip
     from deblurkit.io import read_image, to_float
 
-    labels = read_labels(folder / "labels.csv")
-    names = sorted(labels)
-    frames = [np.asarray(to_float(read_image(folder / "blur" / f"{n}.png").pixels), np.float32)
-              for n in names]
-    return frames, np.asarray([labels[n] for n in names])
+    frames = load_clip(folder).frames
+    return ([np.asarray(to_float(read_image(f.blur).pixels), np.float32) for f in frames],
+            np.asarray([f.label for f in frames]))
 
 
 def rates(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
