@@ -6,16 +6,22 @@ Run by hand after ``make realval`` (never by the tests):
     .venv/bin/python benchmarks/realval.py                        # the set itself
     .venv/bin/python benchmarks/realval.py --model default        # + a model, per kind
     .venv/bin/python benchmarks/realval.py --model default --tta 8  # + quality mode
+    .venv/bin/python benchmarks/realval.py --model default --doc docs/default-model.md \\
+        --marker realval-default                                  # + the model card's table
 
 For every kind of image pair (``kernel``, ``shake``, ``average``, ``sharp``): the count, the
 PSNR / SSIM of the input against the target (RGB, 8-bit, scikit-image SSIM with a 7x7 uniform
 window: docs/metrics.md), and with ``--model`` the restored output's PSNR / SSIM, the mean gain,
-the worst image's change and how many images got worse by more than 0.1 dB. For the clips:
+the worst image's change, how many images got worse by more than 0.1 dB, and how close the
+output stays to its input (PSNR of output against input: on the ``sharp`` pairs the issue asks
+for at least 40 dB, i.e. a sharp picture is left alone). For the clips:
 count, frames, blurred share. Identical pairs (a sharp input with no noise and no
 compression) have infinite PSNR; they are counted apart and left out of the PSNR means.
 
-Results: ``benchmarks/results/realval.json`` (``realval_<model>.json`` with a model) and, for
-the set itself, the table between the ``realval-table`` markers of ``docs/synthesis.md``.
+Results: ``benchmarks/results/realval.json`` (``realval_<model>.json`` with a model, or
+``realval_<tag>.json`` with ``--tag``) and, for the set itself, the table between the
+``realval-table`` markers of ``docs/synthesis.md``; with a model and ``--doc``, a per-kind table
+between the ``--marker`` markers of that document.
 """
 
 from __future__ import annotations
@@ -44,16 +50,71 @@ def _scores(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(psnr(a, b)), float(ssim(a, b))
 
 
+def _finite_mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _results_name(args: argparse.Namespace) -> str:
+    """``realval.json``, ``realval_<model>[_tta<N>].json`` or ``realval_<tag>.json``."""
+    if args.tag:
+        return f"realval_{args.tag}.json"
+    name = "realval.json" if args.model is None else f"realval_{Path(args.model).stem}.json"
+    return name.replace(".json", f"_tta{args.tta}.json") if args.tta > 1 else name
+
+
+def _write_model_table(doc: Path, args: argparse.Namespace, per_kind: dict,
+                       machine_info: dict) -> None:
+    """The model's per-kind table, between ``args.marker`` markers of ``doc``."""
+    command = f"`.venv/bin/python benchmarks/realval.py --model {args.model}"
+    command += f" --tta {args.tta}" if args.tta > 1 else ""
+    command += f" --tag {args.tag}`" if args.tag else "`"
+    rows = ["", f"Made by {command} on `data/realval` (`make realval`). PSNR / SSIM against "
+            "the target (RGB, 8-bit); gain: mean of per-image PSNR changes; *vs input*: PSNR "
+            "of the output against its own input (mean / lowest), how much the model changed "
+            "the picture.", "",
+            "| kind | pairs | input | output | gain | worst image | worse by > 0.1 dB | "
+            "vs input: mean / lowest |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for kind in KINDS:
+        s = per_kind[kind]["summary"]
+        rows.append(f"| `{kind}` | {s['count']} | {s['input_psnr']:.2f} / {s['input_ssim']:.3f} "
+                    f"| {s['psnr']:.2f} / {s['ssim']:.3f} | {s['gain']:+.2f} dB | "
+                    f"{s['worst']:+.2f} dB | {s['worse_by_0_1']} | "
+                    f"{s['psnr_vs_input_mean']:.1f} / {s['psnr_vs_input_min']:.1f} dB |")
+    rows += ["", f"Measured on {machine_info.get('cpu', 'a CPU')}; latency is measured apart "
+             "(docs/performance.md).", ""]
+    replace_marked_block(doc, f"<!-- {args.marker}:start -->", f"<!-- {args.marker}:end -->",
+                         "\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(REPO / "data" / "realval"))
     parser.add_argument("--model", default=None, help="a --model value (default, a file ...)")
     parser.add_argument("--tta", type=int, default=1, choices=(1, 2, 4, 8),
                         help="test-time augmentation views (the restore command's --tta)")
+    parser.add_argument("--tag", default=None, help="results file realval_<tag>.json")
+    parser.add_argument("--doc", default=None, help="with --model: write the per-kind table "
+                        "into this document, between the --marker markers")
+    parser.add_argument("--marker", default="realval-model",
+                        help="marker name: <!-- NAME:start --> ... <!-- NAME:end -->")
+    parser.add_argument("--report-only", action="store_true",
+                        help="with --doc: write the table from the saved results file")
     args = parser.parse_args()
+    if args.doc and not args.model:
+        parser.error("--doc needs --model")
+    if args.report_only and not args.doc:
+        parser.error("--report-only needs --doc")
 
     from deblurkit.io import read_image
+    from deblurkit.metrics import psnr
 
+    if args.report_only:
+        saved = json.loads((REPO / "benchmarks" / "results" / _results_name(args)).read_text())
+        per = {k: v for k, v in saved["kinds"].items()}
+        _write_model_table(Path(args.doc), args, per, saved["machine"])
+        return
     root = Path(args.root)
     manifest = json.loads((root / "manifest.json").read_text())
     restorer = None
@@ -75,6 +136,7 @@ def main() -> None:
                 out = restorer(blur)
                 row["seconds"] = time.perf_counter() - start
                 row["psnr"], row["ssim"] = _scores(out, sharp)
+                row["psnr_vs_input"] = float(psnr(out, blur))
             rows.append(row)
         finite = [r for r in rows if math.isfinite(r["input_psnr"])]
         summary = {"count": len(rows), "identical_pairs": len(rows) - len(finite),
@@ -88,6 +150,8 @@ def main() -> None:
                            worst=float(min(gains)) if gains else None,
                            worse_by_0_1=int(sum(g < -0.1 for g in gains)),
                            seconds_per_image=float(np.mean([r["seconds"] for r in rows])),
+                           psnr_vs_input_mean=_finite_mean([r["psnr_vs_input"] for r in rows]),
+                           psnr_vs_input_min=float(min(r["psnr_vs_input"] for r in rows)),
                            min_psnr_on_identical=min((r["psnr"] for r in rows
                                                       if not math.isfinite(r["input_psnr"])),
                                                      default=None))
@@ -101,10 +165,9 @@ def main() -> None:
     data = {"machine": machine(), "root": str(root), "split": split, "model": args.model,
             "tta": args.tta,
             "kinds": per_kind, "clips": clip_summary}
-    name = "realval.json" if args.model is None else f"realval_{Path(args.model).stem}.json"
-    if args.tta > 1:
-        name = name.replace(".json", f"_tta{args.tta}.json")
-    save_json(name, data)
+    save_json(_results_name(args), data)
+    if args.doc:
+        _write_model_table(Path(args.doc), args, per_kind, data["machine"])
     if args.model is None:
         size = manifest["config"]["size"]
         rows = ["", f"| kind (`data/realval/{split}/<kind>/`) | pairs | content | input PSNR | "

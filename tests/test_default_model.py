@@ -1,8 +1,9 @@
 """The bundled default model and frame selector: what the card says, offline loading, and
 behaviour on inputs no training run saw (the demo samples: scikit-image's ``astronaut`` and
-``hubble_deep_field``, both held out of the default recipe's data, blurred with seeds no
-training run uses). The full held-out numbers are in docs/default-model.md
-(benchmarks/default_model.py); these tests only guard against shipping broken weights."""
+``hubble_deep_field``, neither in any training set, blurred with seeds no training run uses).
+The numbers that count are measured on the real validation set (docs/default-model.md,
+``benchmarks/realval.py``); these tests guard against shipping broken weights and hold the
+default to its do-no-harm rule on pictures it never saw."""
 
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ from deblurkit.metrics import psnr
 from deblurkit.models.weights import read_metadata
 from deblurkit.pretrained import BUNDLED, bundled_card, load_bundled
 
-#: The issue's limit on each bundled weight file.
-MAX_BYTES = 20 * 1024 * 1024
-#: Margins the tests demand, well below what docs/default-model.md measures, so that a
-#: broken or untrained file fails while honest numerical noise does not.
-MIN_PHOTO_GAIN_DB = 0.3
-MIN_PHOTO_GAIN_SSIM = 0.02
+#: The limit on each bundled weight file (issue 11).
+MAX_BYTES = 8 * 1024 * 1024
+#: Do no harm (issue 11): a picture may not come out worse than it went in by more than this.
+MAX_LOSS_DB = 0.1
+#: ... and a sharp picture comes out within this PSNR of itself.
+MIN_PSNR_VS_SHARP_INPUT = 40.0
 MIN_CLIP_ACCURACY = 0.8
 
 
@@ -48,7 +49,9 @@ def test_bundled_file_matches_its_card(name):
     assert kind == {"deblur": "generator", "frame_selection": "classifier"}[card.task]
     assert int(getattr(model, "pad_multiple", 1) or 1) == card.pad_multiple
     assert meta["recipe"] == card.recipe and meta["config"]
+    assert meta.get("storage_dtype", "float32") in ("float16", "float32")
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_unknown_bundled_name():
@@ -56,7 +59,7 @@ def test_unknown_bundled_name():
         bundled_card("nope")
 
 
-def test_default_model_restores_a_held_out_photo():
+def test_default_model_changes_a_held_out_blurred_photo_without_harm():
     from deblurkit.inference.restorer import Restorer
     from deblurkit.metrics import ssim
 
@@ -64,10 +67,19 @@ def test_default_model_restores_a_held_out_photo():
     sharp = read_image(_assets().joinpath("photo_sharp.png")).pixels
     restored = Restorer("default", device="cpu")(blurred)
     assert restored.shape == blurred.shape and restored.dtype == np.uint8
-    gain_psnr = psnr(restored, sharp) - psnr(blurred, sharp)
-    gain_ssim = ssim(restored, sharp) - ssim(blurred, sharp)
-    assert gain_psnr >= MIN_PHOTO_GAIN_DB and gain_ssim >= MIN_PHOTO_GAIN_SSIM, (gain_psnr,
-                                                                              gain_ssim)
+    # it does something (an untrained identity-start file would return the input exactly) ...
+    assert np.abs(restored.astype(int) - blurred).mean() > 0.1
+    # ... and nothing that makes the picture worse
+    assert psnr(restored, sharp) - psnr(blurred, sharp) >= -MAX_LOSS_DB
+    assert ssim(restored, sharp) >= ssim(blurred, sharp)
+
+
+def test_default_model_leaves_a_sharp_photo_alone():
+    from deblurkit.inference.restorer import Restorer
+
+    sharp = read_image(_assets().joinpath("photo_sharp.png")).pixels
+    restored = Restorer("default", device="cpu")(sharp)
+    assert psnr(restored, sharp) >= MIN_PSNR_VS_SHARP_INPUT
 
 
 def test_default_selector_finds_the_blurred_frames_of_a_held_out_clip():

@@ -204,6 +204,20 @@ def test_unblurred_share_and_unblurred_pairs_differ_only_by_noise(corpus):
     noisy = _cfg(sharp_fraction=1.0, noise={"probability": 1.0})
     s = make_sample(src, noisy, 32, np.random.default_rng(9))
     assert not np.array_equal(s.blur, s.sharp) and _psnr(s.blur, s.sharp) > 20
+    # "leave it alone": the target of an unblurred sample is its own degraded input, and
+    # only unblurred samples change (same draws otherwise)
+    alone = _cfg(sharp_fraction=1.0, noise={"probability": 1.0}, sharp_target="input")
+    a = make_sample(src, alone, 32, np.random.default_rng(9))
+    assert np.array_equal(a.blur, s.blur) and np.array_equal(a.sharp, a.blur)
+    mixed = _cfg(sharp_fraction=0.5, noise={"probability": 1.0}, sharp_target="input")
+    clean = _cfg(sharp_fraction=0.5, noise={"probability": 1.0})
+    for i in range(12):
+        a = make_sample(src, mixed, 32, np.random.default_rng([10, i]))
+        c = make_sample(src, clean, 32, np.random.default_rng([10, i]))
+        assert a.kind == c.kind and np.array_equal(a.blur, c.blur)
+        assert np.array_equal(a.sharp, a.blur if a.kind == "sharp" else c.sharp)
+    with pytest.raises(UserError, match="sharp_target"):
+        _cfg(sharp_target="noisy")
 
 
 def test_kernels_reach_large_extents_and_stay_normalised():

@@ -401,3 +401,21 @@ def test_a_failed_train_leaves_no_empty_run_folder(tiny_data, tmp_path):
               tensorboard=False)
     assert (tmp_path / "keep").is_dir()  # a folder that existed before is left alone
     assert train(cfg, tensorboard=False).step == 2
+
+
+def test_curves_put_each_validation_metric_beside_its_input_baseline(tmp_path):
+    from deblurkit.training.logs import _panels, plot_curves
+
+    rows = ["step,epoch,split,metric,value"]
+    for step in (0, 10, 20):
+        rows += [f"{step},0,train,loss,{1 / (step + 1)}", f"{step},0,train,l1,{0.5 / (step + 1)}",
+                 f"{step},0,val,psnr,{25 + step / 10}", f"{step},0,val,psnr_input,25",
+                 f"{step},0,val,ssim,0.7", f"{step},0,val,ssim_input,0.6"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    from deblurkit.training.logs import read_metrics
+
+    assert _panels(read_metrics(tmp_path / "metrics.csv")) == [
+        ("train", ["l1", "loss"]), ("val psnr", ["psnr", "psnr_input"]),
+        ("val ssim", ["ssim", "ssim_input"])]
+    out = plot_curves(tmp_path)
+    assert out is not None and out.stat().st_size > 1000

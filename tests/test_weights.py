@@ -51,6 +51,26 @@ def test_save_and_load_restore_name_kwargs_weights_and_metadata(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.safetensors"]   # no temp file left
 
 
+def test_half_precision_storage_halves_the_file_and_loads_back_as_float32(tmp_path):
+    net = small_s1()
+    full = save_model(net, tmp_path / "full.safetensors")
+    half = save_model(net, tmp_path / "half.safetensors", storage_dtype=torch.float16)
+    assert read_metadata(half)["storage_dtype"] == "float16"
+    assert "storage_dtype" not in read_metadata(full)
+    stored = read_state_dict(half)
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    tensor_bytes = sum(v.numel() * 4 for v in net.state_dict().values())
+    assert full.stat().st_size - half.stat().st_size >= 0.45 * tensor_bytes
+    loaded = load_model(half)
+    for (key, value), (_, original) in zip(loaded.state_dict().items(),
+                                           net.state_dict().items(), strict=True):
+        assert value.dtype == original.dtype, key
+        # exactly the float16 rounding of the original, nothing else
+        assert torch.equal(value, original.half().to(original.dtype)), key
+    with pytest.raises(UserError, match="floating-point"):
+        save_model(net, tmp_path / "int.safetensors", storage_dtype=torch.int8)
+
+
 def test_save_refuses_models_not_built_by_create_model(tmp_path):
     with pytest.raises(UserError, match="create_model"):
         save_model(tiny(), tmp_path / "x.safetensors")
@@ -61,6 +81,8 @@ def test_save_refuses_reserved_metadata_and_existing_file_without_overwrite(tmp_
     net = small_s1()
     with pytest.raises(UserError, match="reserved"):
         save_model(net, tmp_path / "a.safetensors", metadata={"deblurkit_name": "other"})
+    with pytest.raises(UserError, match="reserved"):
+        save_model(net, tmp_path / "a.safetensors", metadata={"storage_dtype": "float16"})
     save_model(net, tmp_path / "a.safetensors")
     with pytest.raises(OutputExistsError):
         save_model(net, tmp_path / "a.safetensors", overwrite=False)

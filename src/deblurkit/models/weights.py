@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 #: Version of the metadata layout written by :func:`save_model`.
 FORMAT_VERSION = 1
 #: Metadata keys written by :func:`save_model` (user metadata may not use them).
-RESERVED_METADATA_KEYS = ("deblurkit_name", "deblurkit_kwargs", "format_version")
+RESERVED_METADATA_KEYS = ("deblurkit_name", "deblurkit_kwargs", "format_version", "storage_dtype")
 #: Suffixes read with safetensors.
 SAFETENSORS_SUFFIXES = (".safetensors",)
 #: Suffixes read with ``torch.load(..., weights_only=True)``.
@@ -84,7 +84,8 @@ def _tensors_for_saving(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, *,
-               metadata: Mapping[str, Any] | None = None, overwrite: bool = True) -> Path:
+               metadata: Mapping[str, Any] | None = None, overwrite: bool = True,
+               storage_dtype: torch.dtype | None = None) -> Path:
     """Save ``model`` (built by :func:`~deblurkit.models.create_model`) as safetensors.
 
     Args:
@@ -96,6 +97,9 @@ def save_model(model: nn.Module, path: str | os.PathLike, *,
             refused.
         overwrite: if False and ``path`` exists, raise
             :class:`~deblurkit.errors.OutputExistsError`.
+        storage_dtype: store floating-point tensors in this type (``torch.float16`` halves
+            the file); :func:`load_model` casts them back to the model's own type. ``None``
+            keeps each tensor's type. The header records the choice (``storage_dtype``).
 
     Returns:
         The path written.
@@ -129,6 +133,13 @@ def save_model(model: nn.Module, path: str | os.PathLike, *,
             raise UserError(f"{os.fspath(path)}: metadata key {key!r} is reserved by deblurkit")
         header[str(key)] = value if isinstance(value, str) else json.dumps(value)
     tensors = _tensors_for_saving(model.state_dict())
+    if storage_dtype is not None:
+        if not storage_dtype.is_floating_point:
+            raise UserError(f"{os.fspath(path)}: storage_dtype must be a floating-point type, "
+                            f"not {storage_dtype}")
+        tensors = {k: v.to(storage_dtype) if v.is_floating_point() else v
+                   for k, v in tensors.items()}
+        header["storage_dtype"] = str(storage_dtype).removeprefix("torch.")
     with atomic_path(path, overwrite=overwrite) as tmp:
         save_file(tensors, str(tmp), metadata=header)
     return Path(path)

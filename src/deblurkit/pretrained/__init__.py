@@ -1,7 +1,9 @@
 """Weights that ship inside the package: the default deblurring model and frame selector.
 
-Both were trained by this toolkit on data it synthesizes (``configs/default/``); the model
-card is ``docs/default-model.md``. What a weight file *is* (task, value range, colour order,
+The deblurring model was trained by this toolkit on realistic pairs made on the fly from real
+photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
+clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
+``docs/default-model.md``. What a weight file *is* (task, value range, colour order,
 padding multiple, training data, recipe) is described by a :class:`WeightCard`, kept apart
 from the architecture, which the safetensors header names (``deblurkit_name`` /
 ``deblurkit_kwargs``, see :func:`deblurkit.models.weights.save_model`).
@@ -46,6 +48,7 @@ class WeightCard:
         training_data: what it was trained on.
         recipe: the training config that made it (relative to the repository root).
         seed: the seed of that run.
+        model_card: the document that describes it (relative to the repository root).
     """
 
     name: str
@@ -57,6 +60,7 @@ class WeightCard:
     training_data: str
     recipe: str
     seed: int
+    model_card: str = MODEL_CARD
 
     @property
     def path(self) -> Path:
@@ -64,16 +68,22 @@ class WeightCard:
         return Path(str(resources.files(__name__).joinpath(self.file)))
 
 
-_SYNTH = ("deblurkit synth: procedural scenes + 7 of the 9 scikit-image photographs (astronaut "
-          "and hubble_deep_field held out for the test split), camera-shake kernels with "
-          "noise, frame-averaged blur")
+#: What the realistic recipes read (``../shared/data``, train split only; never its val split).
+REAL_TRAINING_DATA = (
+    "realistic pairs made on the fly (deblurkit.synth.degrade: camera response, exposure, "
+    "saturation, uniform and non-uniform camera shake, averaging of real 1000 fps frames, "
+    "Poisson-Gaussian noise, JPEG / H.264) from the train split of ../shared/data: BSDS500 "
+    "train (non-commercial research use), Urban100 images 1-80 (research benchmark, Flickr CC "
+    "images), 46 CQ100 photographs (CC BY-SA / CC BY / CC0 / public domain, attribution in "
+    "ATTRIBUTION_cq100.csv), 3 Unsplash photographs (Unsplash License) and 12 X4K1000FPS "
+    "scenes (research use, XVFI authors); not GoPro")
 
 #: Every bundled weight file, by name.
 BUNDLED: dict[str, WeightCard] = {
     "default": WeightCard(
         name="default", file="default_deblur.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
-        training_data=_SYNTH + " (not GoPro)", recipe="configs/default/deblur.yaml", seed=0),
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/deblur.yaml", seed=0),
     "default_selector": WeightCard(
         name="default_selector", file="default_selector.safetensors",
         task="frame_selection", value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=1,
@@ -134,5 +144,5 @@ def load_temporal_selector() -> Any:
     return TemporalModel.load(path)
 
 
-__all__ = ["BUNDLED", "MODEL_CARD", "TEMPORAL_SELECTOR_FILE", "WeightCard", "bundled_card",
+__all__ = ["BUNDLED", "MODEL_CARD", "REAL_TRAINING_DATA", "TEMPORAL_SELECTOR_FILE", "WeightCard", "bundled_card",
            "load_bundled", "load_temporal_selector"]

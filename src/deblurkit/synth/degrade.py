@@ -56,6 +56,8 @@ __all__ = ["BLUR_KINDS", "CompressionConfig", "DegradationConfig", "ExposureJitt
 
 #: Blur kinds drawn by :func:`make_sample` (``sharp`` is decided first, by ``sharp_fraction``).
 BLUR_KINDS = ("kernel", "shake", "average")
+#: What an unblurred sample's target can be (``DegradationConfig.sharp_target``).
+SHARP_TARGETS = ("clean", "input")
 #: Kinds that need photographs / high-frame-rate sequences.
 PHOTO_KINDS = ("kernel", "shake")
 #: Output bit depth of every sample (the files people restore are 8-bit).
@@ -550,6 +552,10 @@ class DegradationConfig:
         kind_weights: relative frequency of the blur kinds among blurred samples (kinds whose
             content is missing, e.g. ``average`` without high-fps sources, are left out).
         sharp_fraction: share of samples that are not blurred at all.
+        sharp_target: the target of an unblurred sample: ``"clean"`` (the picture before noise
+            and compression: the model also learns to denoise sharp pictures) or ``"input"``
+            (the degraded input itself: the model learns to leave a picture without blur
+            alone, the do-no-harm behaviour a deblurring tool owes its users).
         photo_scale_range: photographs are downscaled by a factor drawn log-uniformly here (never
             below what the crop needs), so big photographs give views of normal detail.
         response, exposure, saturation, kernel, shake, average, noise, compression: the steps.
@@ -564,6 +570,7 @@ class DegradationConfig:
     kind_weights: dict[str, float] = field(
         default_factory=lambda: {"kernel": 0.35, "shake": 0.25, "average": 0.4})
     sharp_fraction: float = 0.1
+    sharp_target: str = "clean"
     photo_scale_range: tuple[float, float] = (0.3, 1.0)
     response: ResponseModel = field(default_factory=ResponseModel)
     exposure: ExposureJitter = field(default_factory=ExposureJitter)
@@ -582,6 +589,9 @@ class DegradationConfig:
         if any(not (w >= 0 and math.isfinite(w)) for w in self.kind_weights.values()):
             raise UserError("degradation: kind_weights must be >= 0")
         _check_probability("sharp_fraction", self.sharp_fraction)
+        if self.sharp_target not in SHARP_TARGETS:
+            raise UserError(f"degradation: sharp_target={self.sharp_target!r}; choose "
+                            f"{' or '.join(SHARP_TARGETS)}")
         _check_range("photo_scale_range", self.photo_scale_range, high=1.0, positive=True)
 
     def kinds_for(self, has_photos: bool, has_sequences: bool) -> dict[str, float]:
@@ -775,5 +785,7 @@ def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.
     (coded,), (target,), p = degrade_frames([blurred], [middle], response, cfg, video,
                                             noise_rng, codec_rng)
     params.update(p)
+    if sharp_only and cfg.sharp_target == "input":
+        target = coded
     return Sample(blur=np.asarray(to_float(coded), np.float32),
                   sharp=np.asarray(to_float(target), np.float32), kind=kind, params=params)

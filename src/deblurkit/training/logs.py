@@ -148,8 +148,20 @@ def read_metrics(path: Path) -> dict[tuple[str, str], list[tuple[int, float]]]:
     return dict(series)
 
 
+def _panels(series: dict[tuple[str, str], list[tuple[int, float]]]
+            ) -> list[tuple[str, list[str]]]:
+    """Panels of :func:`plot_curves`: the train split in one, and each validation metric with
+    its ``<metric>_input`` baseline in its own (PSNR and SSIM do not share a scale)."""
+    panels: dict[str, list[str]] = {}
+    for split, name in sorted(series):
+        title = split if split in ("train", "lr") else f"{split} {name.removesuffix('_input')}"
+        panels.setdefault(title, []).append(name)
+    return [(title, names) for title, names in panels.items()]
+
+
 def plot_curves(run_dir: Path) -> Path | None:
-    """Write ``curves.png``: one panel per split (train losses, validation metrics, lr)."""
+    """Write ``curves.png``: the train losses (and lr) in one panel, each validation metric
+    beside its value on the untouched input in its own panel."""
     csv_path = Path(run_dir) / METRICS_CSV
     if not csv_path.exists():
         return None
@@ -159,23 +171,21 @@ def plot_curves(run_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     series = read_metrics(csv_path)
-    splits = sorted({split for split, _ in series})
-    if not splits:
+    panels = _panels(series)
+    if not panels:
         return None
-    fig, axes = plt.subplots(len(splits), 1, figsize=(8, 3 * len(splits)), squeeze=False)
-    for axis, split in zip(axes[:, 0], splits):
-        for (s, name), points in sorted(series.items()):
-            if s != split:
-                continue
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False)
+    for axis, (title, names) in zip(axes[:, 0], panels):
+        split = title.split(" ")[0]
+        for name in names:
+            points = series[(split, name)]
             steps, values = zip(*points)
             axis.plot(steps, values, label=name, marker="o" if len(points) < 20 else None)
-        axis.set_title(split)
+        axis.set_title(title)
         axis.set_xlabel("step")
-        if split == "train" or split == "lr":
-            positive = all(v > 0 for (s, _), pts in series.items() if s == split
-                           for _, v in pts)
-            if positive:
-                axis.set_yscale("log")
+        if split in ("train", "lr") and all(v > 0 for name in names
+                                            for _, v in series[(split, name)]):
+            axis.set_yscale("log")
         axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
     fig.tight_layout()
