@@ -8,6 +8,7 @@ Run by hand after ``make realval`` (never by the tests):
     .venv/bin/python benchmarks/realval.py --model default --tta 8  # + quality mode
     .venv/bin/python benchmarks/realval.py --model default --doc docs/default-model.md \\
         --marker realval-default                                  # + the model card's table
+    .venv/bin/python benchmarks/realval.py --wiener               # + Wiener, true kernel
 
 For every kind of image pair (``kernel``, ``shake``, ``average``, ``sharp``): the count, the
 PSNR / SSIM of the input against the target (RGB, 8-bit, scikit-image SSIM with a 7x7 uniform
@@ -17,6 +18,14 @@ output stays to its input (PSNR of output against input: on the ``sharp`` pairs 
 for at least 40 dB, i.e. a sharp picture is left alone). For the clips:
 count, frames, blurred share. Identical pairs (a sharp input with no noise and no
 compression) have infinite PSNR; they are counted apart and left out of the PSNR means.
+
+With ``--wiener``, the ``kernel`` pairs are also restored by non-blind Wiener deconvolution
+given each pair's true kernel (stored beside it by ``make realval``) and its true camera
+response: the input is taken back to linear light, deconvolved there
+(:func:`deblurkit.metrics.baselines.wiener_deconvolve`) and encoded again, an oracle no blind
+model has. Its one setting, the balance, is tuned on pairs made the same way from the *train*
+photographs (``--wiener-tune`` of them), never on the validation pairs; results in
+``realval_wiener.json``.
 
 Results: ``benchmarks/results/realval.json`` (``realval_<model>.json`` with a model, or
 ``realval_<tag>.json`` with ``--tag``) and, for the set itself, the table between the
@@ -53,6 +62,89 @@ def _scores(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _finite_mean(values: list[float]) -> float | None:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else None
+
+
+#: Wiener balances tried when tuning (log-spaced).
+WIENER_GRID = tuple(float(b) for b in np.geomspace(1e-4, 10.0, 16))
+#: Where the deconvolution happens: on linear light (the blur's own domain) or on the encoded
+#: values; the tuning pairs choose, with the balance.
+WIENER_DOMAINS = ("linear", "encoded")
+#: Train photographs and the spec of the real validation set (its degradation settings).
+TRAIN_PHOTOS = REPO.parent / "shared" / "data" / "photos" / "train"
+REALVAL_SPEC = REPO / "configs" / "data" / "realval.yaml"
+
+
+def _response(params: dict):
+    from deblurkit.synth.response import GammaResponse, SRGBResponse
+
+    return SRGBResponse() if params.get("response") == "srgb" else GammaResponse(params["gamma"])
+
+
+def wiener_true_kernel(blur: np.ndarray, kernel: np.ndarray, params: dict,
+                       balance: float, domain: str = "linear") -> np.ndarray:
+    """uint8 restoration of a kernel pair's input by Wiener deconvolution with its kernel,
+    in linear light (decoded with the pair's true response, encoded again) or as encoded."""
+    from deblurkit.io import from_float
+    from deblurkit.metrics.baselines import wiener_deconvolve
+
+    unit = blur.astype(np.float32) / 255.0
+    if domain == "encoded":
+        return from_float(wiener_deconvolve(unit, kernel, balance), 8)
+    response = _response(params)
+    linear = response.to_linear(unit)
+    return from_float(response.from_linear(wiener_deconvolve(linear, kernel, balance)), 8)
+
+
+def _wiener(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from deblurkit.io import from_float, read_image
+    from deblurkit.metrics import psnr, ssim
+    from deblurkit.synth.corpus import open_sources
+    from deblurkit.synth.degrade import make_sample
+    from deblurkit.synth.realistic import load_realistic_config
+
+    spec = load_realistic_config(REALVAL_SPEC)
+    degradation = dataclasses.replace(spec.degradation, kind_weights={"kernel": 1.0},
+                                      sharp_fraction=0.0)
+    sources = open_sources([str(TRAIN_PHOTOS)])
+    tune = [make_sample(sources, degradation, spec.size, np.random.default_rng([7, i]))
+            for i in range(args.wiener_tune)]
+    tune = [(from_float(s.blur, 8), from_float(s.sharp, 8), s.kernel, s.params) for s in tune]
+    means = {domain: [float(np.mean([psnr(wiener_true_kernel(b, k, p, bal, domain), t)
+                                      for b, t, k, p in tune])) for bal in WIENER_GRID]
+             for domain in WIENER_DOMAINS}
+    domain, index = max(((d, i) for d in WIENER_DOMAINS for i in range(len(WIENER_GRID))),
+                        key=lambda di: means[di[0]][di[1]])
+    balance = WIENER_GRID[index]
+    print(f"{domain}, balance {balance:.3g} (mean PSNR {means[domain][index]:.2f} dB on "
+          f"{len(tune)} train pairs)", flush=True)
+    root = Path(args.root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    rows = []
+    for item in (i for i in manifest["items"] if i["kind"] == "kernel"):
+        if "kernel" not in item:
+            raise SystemExit(f"{root}: no stored kernels; rebuild it with make realval")
+        blur = read_image(root / item["blur"]).pixels
+        sharp = read_image(root / item["sharp"]).pixels
+        out = wiener_true_kernel(blur, np.load(root / item["kernel"]), item["params"], balance,
+                                 domain)
+        rows.append({"name": item["name"], "input_psnr": float(psnr(blur, sharp)),
+                     "psnr": float(psnr(out, sharp)), "ssim": float(ssim(out, sharp)),
+                     "input_ssim": float(ssim(blur, sharp))})
+    gains = [r["psnr"] - r["input_psnr"] for r in rows]
+    summary = {"count": len(rows), "domain": domain, "balance": balance,
+               "tune_pairs": len(tune),
+               "tune_grid": list(WIENER_GRID), "tune_mean_psnr": means,
+               "input_psnr": float(np.mean([r["input_psnr"] for r in rows])),
+               "psnr": float(np.mean([r["psnr"] for r in rows])),
+               "input_ssim": float(np.mean([r["input_ssim"] for r in rows])),
+               "ssim": float(np.mean([r["ssim"] for r in rows])),
+               "gain": float(np.mean(gains)), "worst": float(min(gains)),
+               "worse_by_0_1": int(sum(g < -0.1 for g in gains))}
+    print("kernel", json.dumps(summary), flush=True)
+    save_json("realval_wiener.json", {"machine": machine(), "root": str(root),
+                                      "kernel": {"summary": summary, "images": rows}})
 
 
 def _results_name(args: argparse.Namespace) -> str:
@@ -99,6 +191,10 @@ def main() -> None:
                         "into this document, between the --marker markers")
     parser.add_argument("--marker", default="realval-model",
                         help="marker name: <!-- NAME:start --> ... <!-- NAME:end -->")
+    parser.add_argument("--wiener", action="store_true",
+                        help="score Wiener deconvolution with the true kernel on the kernel pairs")
+    parser.add_argument("--wiener-tune", type=int, default=24,
+                        help="train-photo kernel pairs to tune the Wiener balance on")
     parser.add_argument("--report-only", action="store_true",
                         help="with --doc: write the table from the saved results file")
     args = parser.parse_args()
@@ -110,6 +206,9 @@ def main() -> None:
     from deblurkit.io import read_image
     from deblurkit.metrics import psnr
 
+    if args.wiener:
+        _wiener(args)
+        return
     if args.report_only:
         saved = json.loads((REPO / "benchmarks" / "results" / _results_name(args)).read_text())
         per = {k: v for k, v in saved["kinds"].items()}

@@ -220,6 +220,30 @@ def test_unblurred_share_and_unblurred_pairs_differ_only_by_noise(corpus):
         _cfg(sharp_target="noisy")
 
 
+def test_kernel_samples_carry_their_true_kernel_in_their_own_orientation(corpus):
+    from deblurkit.synth.blur import convolve
+
+    src = _sources(corpus, seqs=False)
+    cfg = _cfg(kind_weights={"kernel": 1.0}, sharp_fraction=0.0,
+               kernel={"length_range": [6.0, 12.0]})
+    turns = set()
+    for i in range(8):
+        s = make_sample(src, cfg, 48, np.random.default_rng([11, i]))
+        turns.add((s.params["geometry"]["rot90"], s.params["geometry"]["flip"]))
+        k = s.kernel
+        assert k is not None and k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-9
+        # re-blurring the target (linear light, gamma 2.2, no noise or clipping) with the
+        # stored kernel gives the input away from the border, within 8-bit rounding
+        linear = s.sharp.astype(np.float64) ** 2.2
+        again = convolve(linear, k, boundary="reflect") ** (1 / 2.2)
+        m = k.shape[0] // 2 + 1
+        inner = (slice(m, -m), slice(m, -m))
+        assert np.abs(again[inner] - s.blur[inner]).max() < 3 / 255
+    assert len(turns) > 2          # several orientations were checked
+    other = _cfg(kind_weights={"shake": 1.0}, sharp_fraction=0.0)
+    assert make_sample(src, other, 32, np.random.default_rng(1)).kernel is None
+
+
 def test_kernels_reach_large_extents_and_stay_normalised():
     step = KernelBlur(length_range=(80.0, 80.0), anxiety_range=(0.0, 0.0))
     kernel, params = step(np.random.default_rng(10))
@@ -417,6 +441,11 @@ def test_synth_config_twice_gives_identical_files(corpus, tmp_path):
     files = runs[0]
     for kind in ("kernel", "shake", "average", "sharp"):
         assert {f"val/{kind}/blur/00000{i}.png" for i in (0, 1)} <= set(files)
+    # only kernel pairs store their kernel, readable without pickle
+    assert {f for f in files if f.endswith(".npy")} == {"val/kernel/kernel/000000.npy",
+                                                         "val/kernel/kernel/000001.npy"}
+    kernel = np.load(tmp_path / "a" / "val" / "kernel" / "kernel" / "000000.npy")
+    assert kernel.ndim == 2 and abs(kernel.sum() - 1) < 1e-9
     labels = (tmp_path / "a" / "videos" / "val" / "clip_sequence_000" / "labels.csv").read_text()
     assert labels.splitlines()[0] == "frame,blurred" and len(labels.splitlines()) == 7
 

@@ -608,12 +608,18 @@ class DegradationConfig:
 
 @dataclass
 class Sample:
-    """One (blurred, sharp) pair: HxWx3 float32 arrays on the 8-bit grid, and what made it."""
+    """One (blurred, sharp) pair: HxWx3 float32 arrays on the 8-bit grid, and what made it.
+
+    ``kernel`` is the true blur kernel of a ``kernel`` sample in the pair's own orientation
+    (applied in linear light, before noise, response and compression: what a non-blind
+    baseline may be given), ``None`` for the other kinds.
+    """
 
     blur: np.ndarray
     sharp: np.ndarray
     kind: str
     params: dict[str, Any]
+    kernel: np.ndarray | None = None
 
 
 def linear_mean(frames: np.ndarray, response: CameraResponse, gains: np.ndarray | None = None,
@@ -677,11 +683,13 @@ def _geometry(rng: np.random.Generator, *images: np.ndarray
               ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """The same random flip and 90-degree rotation of every HxWxC image."""
     k, flip = int(rng.integers(4)), bool(rng.integers(2))
-    out = []
-    for image in images:
-        turned = np.rot90(image, k, axes=(0, 1))
-        out.append(np.ascontiguousarray(turned[:, ::-1] if flip else turned))
-    return out, {"rot90": k, "flip": flip}
+    return [_turn(image, k, flip) for image in images], {"rot90": k, "flip": flip}
+
+
+def _turn(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """``image`` rotated by ``k`` quarter turns, then mirrored left-right if ``flip``."""
+    turned = np.rot90(image, k, axes=(0, 1))
+    return np.ascontiguousarray(turned[:, ::-1] if flip else turned)
 
 
 def degrade_frames(blur_linear: list[np.ndarray], sharp_linear: list[np.ndarray],
@@ -787,5 +795,9 @@ def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.
     params.update(p)
     if sharp_only and cfg.sharp_target == "input":
         target = coded
+    true_kernel = None
+    if kind == "kernel":   # the blur commutes with the turn when the kernel turns alike
+        true_kernel = _turn(kernel, params["geometry"]["rot90"], params["geometry"]["flip"])
     return Sample(blur=np.asarray(to_float(coded), np.float32),
-                  sharp=np.asarray(to_float(target), np.float32), kind=kind, params=params)
+                  sharp=np.asarray(to_float(target), np.float32), kind=kind, params=params,
+                  kernel=true_kernel)

@@ -17,6 +17,7 @@ degradation model (:mod:`deblurkit.synth.degrade`) from a YAML spec
 Layout::
 
     <out>/<split>/<kind>/{blur,sharp}/<name>.png
+    <out>/<split>/kernel/kernel/<name>.npy       the true kernel of each kernel pair (float64)
     <out>/videos/<split>/<clip>/{blur,sharp}/<frame>.png, labels.csv
     <out>/manifest.json
 
@@ -181,8 +182,21 @@ def _pair(cfg: RealisticSynthConfig, sources: Any, kind: str, index: int, out: P
         rel = f"{cfg.split}/{kind}/{role}/{name}.png"
         _write(out / rel, image)
         record[role] = rel
+    if sample.kernel is not None:   # the true kernel, for non-blind baselines
+        rel = f"{cfg.split}/{kind}/kernel/{name}.npy"
+        _write_array(out / rel, sample.kernel)
+        record["kernel"] = rel
     record["params"] = sample.params
     return record
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as a ``.npy`` file (read back with ``np.load(path)``: no pickle)."""
+    from deblurkit.utils.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, overwrite=False) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(array, np.float64), allow_pickle=False)
 
 
 def _pingpong(pixels: np.ndarray, crop: tuple[int, int, int], size: int) -> Iterator[np.ndarray]:

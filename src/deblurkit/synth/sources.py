@@ -511,7 +511,9 @@ def scan_inputs(inputs: Sequence[str | os.PathLike], min_size: tuple[int, int],
         if path.is_dir():
             video_paths += sorted(str(p) for p in path.rglob("*")
                                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-            image_paths += [str(p) for p in list_images([path], recursive=True)]
+            # Code-point order of the path, not the toolkit's natural order: the synth job's
+            # bytes depend on this order, and a fixed data set must not change.
+            image_paths += sorted(str(p) for p in list_images([path], recursive=True))
         elif path.suffix.lower() in VIDEO_SUFFIXES:
             video_paths.append(str(path))
         else:
