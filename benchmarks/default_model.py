@@ -253,7 +253,7 @@ def measure_latency(model: str, device: str, runs: int = LATENCY_RUNS,
 def measure_classifier_latency(classifier: str, device: str, runs: int = LATENCY_RUNS,
                                warmup: int = LATENCY_WARMUP) -> dict[str, Any]:
     """Median seconds of the frame selector on one 1280x720 frame (fp32, as ``video`` runs it)."""
-    from deblurkit.inference.resolve import load_classifier
+    from deblurkit.inference.classifier import load_classifier
 
     x = torch.rand(1, 3, *HD, generator=torch.Generator().manual_seed(0))
     clf = load_classifier(classifier, device=device)
@@ -372,7 +372,8 @@ def evaluate_default(data: str | os.PathLike, model: str = "default",
     Raises:
         UserError: missing folders, unpaired or unreadable files, a missing kernel file.
     """
-    from deblurkit.inference.resolve import load_backend, load_classifier
+    from deblurkit.inference.classifier import load_classifier
+    from deblurkit.inference.resolve import load_backend
     from deblurkit.inference.restorer import Restorer
 
     start = time.perf_counter()
@@ -490,7 +491,7 @@ def main() -> None:
     command = ("python benchmarks/default_model.py " + " ".join(sys.argv[1:])).strip()
     classifier = None if args.classifier.lower() == "none" else args.classifier
     if args.selector_only:
-        from deblurkit.inference.resolve import load_classifier
+        from deblurkit.inference.classifier import load_classifier
 
         torch.set_num_threads(args.threads)
         try:

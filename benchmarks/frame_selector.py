@@ -61,14 +61,11 @@ def main() -> None:
 
     import torch
 
-    from deblurkit.inference.resolve import load_backend, load_classifier
+    from deblurkit.inference.classifier import load_classifier
+    from deblurkit.inference.resolve import load_backend
     from deblurkit.inference.selection import make_selector
 
-    clf = load_classifier("default", device="cpu")
-
-    def probability(rgb: np.ndarray) -> float:
-        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-        return float(clf(x)[0])
+    probability = load_classifier("default", device="cpu").probability
 
     clips = sorted(p for p in Path(args.root).iterdir() if (p / "labels.csv").is_file())
     data = [(c.name, *read_clip(c)) for c in clips]

@@ -94,7 +94,7 @@ def apply_probe(row: dict, probe_result: dict) -> None:
 
 
 def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
-    from deblurkit.export import ONNX_NOT_EXPORTABLE, export_onnx
+    from deblurkit.export import export_onnx
     from deblurkit.inference.onnx_backend import OnnxBackend
 
     row: dict = {"name": name, "load_before": list(os.getloadavg()),
@@ -106,8 +106,6 @@ def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
     results = {"torch_fp32": timed["fp32"], "torch_bf16": timed["bf16"]}
     if skip_onnx:
         row["onnx_note"] = "skipped (--skip-onnx)"
-    elif name in ONNX_NOT_EXPORTABLE:
-        row["onnx_note"] = "not exportable: " + ONNX_NOT_EXPORTABLE[name]
     else:
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(create_model(name), Path(tmp) / f"{name}.onnx", verify=False,

@@ -85,7 +85,7 @@ def test_default_model_leaves_a_sharp_photo_alone():
 def test_default_selector_finds_the_blurred_frames_of_a_held_out_clip():
     import av
 
-    from deblurkit.inference.resolve import load_classifier
+    from deblurkit.inference.classifier import load_classifier
 
     with _assets().joinpath("clip_labels.csv").open() as f:
         labels = [int(row["blurred"]) for row in csv.DictReader(f)]

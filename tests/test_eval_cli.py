@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from deblurkit.cli import main
-from deblurkit.metrics import MetricConfig, evaluate_folders, psnr, ssim
+from deblurkit.metrics import MetricConfig, evaluate_folders, evaluate_gopro, psnr, ssim
 
 SIZE = (24, 20)  # H, W
 
@@ -280,3 +280,51 @@ def test_gopro_and_folders_are_exclusive(folders, tmp_path, capsys):
     assert code == 2 and "not both" in err
     code, _, err = _eval(capsys, "--blur", str(blur))
     assert code == 2 and "--sharp" in err
+
+
+def test_gopro_evaluation_and_training_pairs_agree_in_natural_order(tmp_path):
+    from deblurkit.data import gopro_pairs
+
+    root = tmp_path / "GOPRO"
+    for scene in ("scene10", "scene2"):
+        for frame, seed in (("frame10", 1), ("frame2", 2), ("frame1", 3)):
+            image = _sharp(seed)
+            _save(root / "test" / scene / "sharp" / f"{frame}.png", image)
+            _save(root / "test" / scene / "blur" / f"{frame}.png", _blur(image))
+    expected = [f"{scene}/{frame}" for scene in ("scene2", "scene10")
+                for frame in ("frame1", "frame2", "frame10")]
+    assert [p.key for p in gopro_pairs(root, "test")] == expected
+    result = evaluate_gopro(root, "test")
+    assert [s.path for s in result.images] == [f"{key}.png" for key in expected]
+    assert result.exit_code == 0
+
+
+def test_one_failure_rule_for_training_pairs_and_evaluation(tmp_path):
+    from deblurkit.data import PairingError, gopro_pairs
+
+    root = tmp_path / "GOPRO"
+    image = _sharp(1)
+    for scene in ("a", "b"):
+        _save(root / "test" / scene / "sharp" / "001.png", image)
+        _save(root / "test" / scene / "blur" / "001.png", _blur(image))
+    _save(root / "test" / "a" / "blur" / "002.png", image)          # unmatched
+    _save(root / "test" / "a" / "blur" / "003.png", image)          # ambiguous on the blur side
+    _save(root / "test" / "a" / "blur" / "003.tif", image)
+    _save(root / "test" / "a" / "sharp" / "003.png", image)
+    _save(root / "test" / "c" / "blur" / "001.png", image)          # scene without sharp/
+    with pytest.raises(PairingError) as caught:
+        gopro_pairs(root, "test")
+    error = caught.value
+    assert [Path(p).name for p in error.unmatched_blur] == ["002.png", "001.png"]
+    assert error.unmatched_sharp == [] and len(error.ambiguous) == 1
+    assert "003.png" in error.ambiguous[0] and "003.tif" in error.ambiguous[0]
+    assert error.missing_folders == [str(root / "test" / "c" / "sharp")]
+    assert "\n" not in str(error)
+    result = evaluate_gopro(root, "test")
+    assert [s.path for s in result.images] == ["a/001.png", "b/001.png"]
+    assert [(m.path, m.present_in) for m in result.missing] == [("a/002.png", "blur"),
+                                                                ("c/001.png", "blur")]
+    assert {f.path: f.reason for f in result.failed} == {
+        "a/003": "ambiguous in blur folder: a/003.png, a/003.tif",
+        "c/sharp": "folder not found"}
+    assert result.exit_code == 1

@@ -1,5 +1,5 @@
 """Export to ONNX / TorchScript: parity with eager PyTorch at two sizes (one odd, so the
-in-graph padding is exercised), metadata, the non-exportable list, OnnxBackend and the CLI."""
+in-graph padding is exercised) for every registered model, metadata, OnnxBackend and the CLI."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 
 from deblurkit.cli import main
 from deblurkit.errors import UserError
-from deblurkit.export import (ONNX_NOT_EXPORTABLE, TORCHSCRIPT_NOT_EXPORTABLE, export_onnx,
-                              export_torchscript, load_torchscript, read_onnx_metadata)
+from deblurkit.export import (export_onnx, export_torchscript, load_torchscript,
+                              read_onnx_metadata)
 from deblurkit.export import common as export_common
 from deblurkit.models import create_model, get_entry, list_models
 
@@ -41,14 +41,15 @@ SMALL_KWARGS: dict[str, dict] = {
     "s5_multitask_resnet": dict(base_width=8, num_blocks=1),
     "s5_fpn_inception": dict(num_filters=8, num_filters_fpn=8),
     "s5_multitask_fpn": dict(num_filters=8, num_filters_fpn=8),
+    "nafnet_w16": dict(width=4, enc_blocks=(1, 1, 1, 2)),
+    "nafnet_w32": dict(width=4, enc_blocks=(1, 1, 1, 2)),
 }
 #: Input sizes of the parity check: odd sizes (padding inside the graph) and batch 2.
 SIZES = [(1, 37, 53), (2, 30, 44)]
 TOLERANCE = 1e-4
 
 ALL = [n for n in list_models() if get_entry(n).kind in ("generator", "classifier")]
-ONNX_OK = [n for n in ALL if n not in ONNX_NOT_EXPORTABLE]
-TS_OK = [n for n in ALL if n not in TORCHSCRIPT_NOT_EXPORTABLE]
+ONNX_OK = TS_OK = ALL  # every generator and the classifier export to both formats
 
 
 def build(name: str) -> torch.nn.Module:
@@ -69,7 +70,6 @@ def inputs(seed: int = 1):
 
 def test_every_model_is_covered():
     assert set(ALL) <= set(SMALL_KWARGS), "add a small variant for new models"
-    assert set(ONNX_NOT_EXPORTABLE) <= set(ALL) and set(TORCHSCRIPT_NOT_EXPORTABLE) <= set(ALL)
     assert "s4_frame_selector" in ONNX_OK and "s4_frame_selector" in TS_OK
 
 
@@ -102,18 +102,6 @@ def test_torchscript_parity(name, tmp_path):
         want = eager(model, x)
         assert got.shape == want.shape
         assert float((got - want).abs().max()) <= TOLERANCE, (name, tuple(x.shape))
-
-
-@pytest.mark.parametrize("name", sorted(ONNX_NOT_EXPORTABLE))
-def test_onnx_not_exportable_list_is_true(name, tmp_path, monkeypatch):
-    model = build(name)
-    with pytest.raises(UserError, match="cannot be exported to onnx"):
-        export_onnx(model, tmp_path / "a.onnx")
-    # without the list entry the exporter itself must fail (else the entry is stale)
-    monkeypatch.delitem(ONNX_NOT_EXPORTABLE, name)
-    with pytest.raises(UserError, match="ONNX export of .* failed"):
-        export_onnx(model, tmp_path / "b.onnx", verify=False, receptive_field=False)
-    assert not list(tmp_path.iterdir())
 
 
 def test_verification_catches_a_size_specialised_trace(tmp_path):

@@ -19,7 +19,8 @@ from deblurkit.inference.backends import (
     measure_receptive_field,
     resolve_device,
 )
-from deblurkit.inference.resolve import load_backend, load_classifier
+from deblurkit.inference.classifier import load_classifier
+from deblurkit.inference.resolve import load_backend
 from deblurkit.inference.restorer import Restorer, restore
 from deblurkit.inference.shard import shard
 from deblurkit.inference.tiling import (

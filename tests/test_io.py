@@ -20,6 +20,7 @@ from deblurkit.io import (
     ImageInfo,
     apply_orientation,
     convert_bit_depth,
+    folder_images,
     from_float,
     image_to_tensor,
     list_images,
@@ -501,6 +502,16 @@ def test_list_images_folders_globs_and_errors(tmp_path):
         with pytest.raises(UserError, match=words) as caught:
             list_images([bad])
         assert str(bad) in str(caught.value)
+
+
+def test_listing_is_in_natural_order(tmp_path):
+    names = ["frame10.png", "frame2.png", "frame1.png", "sub10/x.png", "sub9/x.png"]
+    for name in names:
+        _touch_image(tmp_path / name)
+    expected = ["frame1.png", "frame2.png", "frame10.png", "sub9/x.png", "sub10/x.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in folder_images(tmp_path)] == expected
+    assert list_images([tmp_path]) == [tmp_path / name for name in expected]
+    assert list_images([str(tmp_path / "frame*.png")]) == [tmp_path / n for n in expected[:3]]
 
 
 def test_batch_goes_on_and_reports_every_failure(tmp_path):

@@ -29,6 +29,9 @@ SMALL_KWARGS: dict[str, dict] = {
     "s4_frame_selector": {"stem_channels": 8, "widths": [8, 8, 8, 8]},
     "s5_*resnet": {"base_width": 8, "num_blocks": 2},
     "s5_*fpn*": {"num_filters": 16, "num_filters_fpn": 16},
+    # non-zero block scales: at the paper's zero start the layers inside each block get their
+    # first gradient only after one step (tests/test_models_nafnet.py covers that start)
+    "nafnet_*": {"width": 4, "enc_blocks": [1, 1, 1, 2], "scale_init": 0.1},
     "patchgan*": {"base_width": 8},
     "vgg*_features": {"requires_grad": True},
     "inception_resnet_v2_features": {"requires_grad": True},

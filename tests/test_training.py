@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -179,6 +180,17 @@ def test_sampler_slices_the_same_global_batches_over_processes():
     assert list(resumed) == single[1:]
 
 
+def test_child_seeds_come_from_seed_sequences_not_arithmetic():
+    from deblurkit.utils.seeding import child_seed, name_key
+
+    # seed + 1_000_003 * rank + step made rank 0 at step 1 equal a fresh rank 0 (+ 1)
+    seeds = {child_seed(seed, 13, rank, step) for seed in range(3) for rank in range(3)
+             for step in range(3)}
+    assert len(seeds) == 27 and all(0 <= s < 2 ** 64 for s in seeds)
+    assert child_seed(5, 17, 2) == child_seed(5, 17, 2)
+    assert name_key("ab") != name_key("ba")  # a sum of character codes made them collide
+
+
 # ------------------------------------------------------------------------------------------
 # exact resume, checkpoints, Ctrl-C
 # ------------------------------------------------------------------------------------------
@@ -258,6 +270,17 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tiny_data, tmp_path):
     assert load_checkpoint(result.checkpoint)["step"] == 2
     done = train(cfg, resume=True, tensorboard=False)
     assert done.step == 4 and not done.interrupted
+
+
+def test_summary_counts_only_the_steps_of_this_session_after_a_resume(tiny_data, tmp_path):
+    train(build_config(_base(tiny_data["pairs"], tmp_path, steps=3)), tensorboard=False)
+    first = json.loads((tmp_path / "summary.json").read_text())
+    assert first["step"] == 3 and first["steps_this_session"] == 3
+    train(build_config(_base(tiny_data["pairs"], tmp_path, steps=5)), resume=True,
+          tensorboard=False)
+    second = json.loads((tmp_path / "summary.json").read_text())
+    assert second["step"] == 5 and second["steps_this_session"] == 2
+    assert second["checkpoint"].endswith("step_00000005")
 
 
 def test_sigint_finishes_the_step_then_checkpoints(tiny_data, tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from deblurkit.errors import OutputExistsError, UserError
-from deblurkit.inference import video as video_mod
+from deblurkit.inference.video import pipeline as video_pipeline
 from deblurkit.inference.selection import make_selector
 from deblurkit.inference.video import EncodeOptions, restore_video, runtime_totals
 
@@ -284,7 +284,7 @@ def test_keyboard_interrupt_in_inference_leaves_no_output(clip, tmp_path):
 
 
 def test_failure_in_encode_thread_stops_pipeline_and_cleans_up(clip, tmp_path, monkeypatch):
-    real = video_mod._to_output_format
+    real = video_pipeline.to_output_format
     count = []
 
     def flaky(frame, pix_fmt):
@@ -293,7 +293,7 @@ def test_failure_in_encode_thread_stops_pipeline_and_cleans_up(clip, tmp_path, m
             raise KeyboardInterrupt
         return real(frame, pix_fmt)
 
-    monkeypatch.setattr(video_mod, "_to_output_format", flaky)
+    monkeypatch.setattr(video_pipeline, "to_output_format", flaky)
     with pytest.raises(KeyboardInterrupt):
         restore_video(clip, tmp_path / "out.mkv", selector=make_selector("all"), deblur=invert,
                       queue_size=2, show_progress=False)
@@ -348,6 +348,54 @@ def test_cli_end_to_end_classifier_mode(clip, tmp_path):
     assert [t for t, _ in decode(out)] == [t for t, _ in decode(clip)]
     assert audio_packets(out) == audio_packets(clip)
     assert cli(["video", str(clip), "-o", str(out), "--model", str(gen)]) == 1  # exists
+
+
+def test_cli_dtype_and_device_reach_the_frame_classifier(clip, tmp_path, monkeypatch):
+    import torch
+
+    from deblurkit.inference import classifier as classifier_mod
+
+    built = []
+
+    class Spy(classifier_mod.FrameClassifier):
+        def __init__(self, model, **options):
+            super().__init__(model, **options)
+            built.append(self)
+
+    monkeypatch.setattr(classifier_mod, "FrameClassifier", Spy)
+    gen, clf = _tiny_weights(tmp_path)
+    status = cli(["video", str(clip), "-o", str(tmp_path / "out.mkv"), "--model", str(gen),
+                  "--select", "middle15", "--classifier", str(clf), "--dtype", "bf16",
+                  "--device", "cpu", "--codec", "ffv1", "--tile", "0"])
+    assert status == 0
+    (classifier,) = built
+    assert classifier.dtype == "bf16" and classifier.backend.compute_dtype == torch.bfloat16
+    assert classifier.device == torch.device("cpu")
+
+
+def test_a_frame_scored_and_deblurred_is_converted_to_rgb_once(clip, tmp_path, monkeypatch):
+    calls = []
+    real = video_pipeline.frame_samples
+
+    def counting(frame):
+        calls.append(frame.pts)
+        return real(frame)
+
+    monkeypatch.setattr(video_pipeline, "frame_samples", counting)
+    seen = []
+
+    def score(rgb: np.ndarray) -> float:
+        seen.append(rgb)
+        return 1.0  # every frame is blurred: scored, then deblurred
+
+    result = restore_video(clip, tmp_path / "out.mkv",
+                           selector=make_selector("classifier", classifier=score),
+                           deblur=invert, encode=EncodeOptions(codec="ffv1"),
+                           show_progress=False)
+    frames = result.report["frames"]
+    assert all(f["classified"] and f["deblurred"] for f in frames)
+    assert len(calls) == len(set(calls)) == len(frames) == len(seen)
+    assert seen[0].dtype == np.float32 and 0.0 <= seen[0].min() <= seen[0].max() <= 1.0
 
 
 def test_sharded_two_process_run(tmp_path):

@@ -223,7 +223,7 @@ def test_temporal_clip_shorter_than_the_window_and_model_file(tmp_path):
 
 def test_bundled_temporal_model_loads_and_streams_like_whole_clip_scoring():
     from deblurkit.inference.selection import clip_features
-    from deblurkit.pretrained import load_temporal_selector
+    from deblurkit.inference.selection import load_temporal_selector
 
     model = load_temporal_selector()
     assert model.window == 15 and 0.0 < model.threshold < 1.0 and len(model.weights) == 12

@@ -1,4 +1,5 @@
-"""Argument helpers shared by several subcommands."""
+"""Argument helpers shared by several subcommands, and the model options that ``restore``,
+``video``, ``serve`` and ``eval`` declare once (:func:`add_model_arguments`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import argparse
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-from deblurkit.errors import UserError
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+#: Compute precisions of ``--dtype`` (:data:`deblurkit.inference.backends.DTYPES`).
+DTYPE_CHOICES = ("fp32", "bf16", "fp16")
+#: Inference engines of ``--backend`` (:data:`deblurkit.inference.resolve.BACKENDS`).
+BACKEND_CHOICES = ("torch", "onnxruntime")
+#: View counts of ``--tta-views`` (:data:`deblurkit.inference.tta.TTA_MODES` besides 1).
+TTA_VIEW_CHOICES = (2, 4, 8)
 
 
 def existing_dir(value: str) -> Path:
@@ -108,9 +114,100 @@ def reworded(parse: Callable[[str], T], value: str, requirement: str) -> T:
         raise argparse.ArgumentTypeError(f"{value!r} {requirement}") from None
 
 
-def require_outside(output: Path, *inputs: Path) -> None:
-    """Refuse an output folder that is one of the inputs (outputs never overwrite inputs)."""
-    out = output.resolve()
-    for src in inputs:
-        if out == src.resolve():
-            raise UserError(f"{output}: output folder is the input folder; choose another -o")
+def tile_arg(value: str) -> int | str | None:
+    """argparse type for --tile: ``auto``, ``0``/``none`` (whole image) or a side > 0.
+
+    Example:
+        >>> tile_arg("auto"), tile_arg("0"), tile_arg("256")
+        ('auto', None, 256)
+    """
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("0", "none", "off"):
+        return None
+    return reworded(positive_int, value, "is not auto, 0 or a tile size > 0")
+
+
+def overlap_arg(value: str) -> int | str:
+    """argparse type for --overlap: ``auto`` (the model's receptive field) or pixels >= 0.
+
+    Example:
+        >>> overlap_arg("auto"), overlap_arg("8")
+        ('auto', 8)
+    """
+    if value.strip().lower() == "auto":
+        return "auto"
+    return reworded(non_negative_int, value, "must be an integer >= 0 or 'auto'")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, model_default: str | None = "default",
+                        model_help: str = "the bundled default model",
+                        tile_default: str | None = "auto") -> None:
+    """The model options, declared once: ``--model``, ``--backend``, ``--tile``,
+    ``--overlap``, ``--device``, ``--dtype``, ``--no-channels-last``, ``--tta`` /
+    ``--tta-views``. :func:`make_restorer` turns them into a ``Restorer``.
+
+    Args:
+        parser: the subcommand's parser.
+        model_default: the ``--model`` default (None: no model, e.g. ``eval``'s baseline).
+        model_help: what the default means, for ``--help``.
+        tile_default: the ``--tile`` default (``"auto"``; None: whole images).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_model_arguments(parser)
+        >>> args = parser.parse_args([])
+        >>> args.model, args.tile, args.overlap, args.dtype, args.tta
+        ('default', 'auto', 'auto', 'fp32', 1)
+    """
+    parser.add_argument("--model", default=model_default, metavar="NAME|FILE",
+                        help="default (the bundled model), a registered model name (untrained "
+                             "weights), .safetensors, .onnx or TorchScript .pt/.ts file "
+                             f"(default: {model_help})")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
+                        help="inference engine (onnxruntime needs an .onnx --model; default "
+                             "torch)")
+    parser.add_argument("--tile", type=tile_arg, default=tile_default, metavar="SIZE|auto",
+                        help="restore in overlapping tiles of SIZE pixels; auto: from free "
+                             f"memory; 0: whole image (default {tile_default or 0})")
+    parser.add_argument("--overlap", type=overlap_arg, default="auto", metavar="PX|auto",
+                        help="minimum tile overlap in pixels, or auto = the model's "
+                             "receptive field, which makes tiled and whole-image outputs agree "
+                             "(default auto)")
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda[:N]",
+                        help="where the model runs (default auto: CUDA when available)")
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="fp32",
+                        help="compute precision (fp16 needs CUDA; default fp32)")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                        help="keep the default NCHW memory format")
+    parser.add_argument("--tta", dest="tta", action="store_const", const=8, default=1,
+                        help="quality mode: restore the 8 flips and 90-degree rotations and "
+                        "average them (8 times the time; gain and cost in docs/restore.md)")
+    parser.add_argument("--tta-views", dest="tta", type=int, choices=TTA_VIEW_CHOICES,
+                        metavar="N",
+                        help="--tta with N views (2: + horizontal flip, 4: rotations, 8: all)")
+
+
+def add_classifier_argument(parser: argparse.ArgumentParser) -> None:
+    """``--classifier``: the frame classifier of ``--select classifier`` / ``middle15`` (it
+    runs on ``--device`` with ``--dtype``)."""
+    parser.add_argument("--classifier", default="default", metavar="NAME|FILE",
+                        help="frame classifier for classifier/middle15: default (the bundled "
+                             "one), a registered classifier name (s4_frame_selector, "
+                             "untrained), .safetensors, .onnx or TorchScript .pt/.ts file "
+                             "(default: the bundled one)")
+
+
+def make_restorer(args: argparse.Namespace) -> Any:
+    """The :class:`~deblurkit.inference.restorer.Restorer` of :func:`add_model_arguments`'
+    options (the model is loaded here, once).
+
+    Raises:
+        UserError: the model, device or precision cannot be used.
+    """
+    from deblurkit.inference.restorer import Restorer
+
+    return Restorer("default" if args.model is None else args.model, tile=args.tile,
+                    overlap=args.overlap, device=args.device, dtype=args.dtype,
+                    channels_last=args.channels_last, backend=args.backend, tta=args.tta)

@@ -260,7 +260,6 @@ class PhotoResult:
 
 def restore_photo(paths: dict[str, Path], out: Path, device: str) -> PhotoResult:
     """Step 1: ``--model default`` on the whole blurred photo -> OUT/photo_restored.png."""
-    from deblurkit.inference.resolve import load_backend
     from deblurkit.inference.restorer import Restorer
     from deblurkit.io import read_image, write_image
 
@@ -272,7 +271,7 @@ def restore_photo(paths: dict[str, Path], out: Path, device: str) -> PhotoResult
     if blurred.shape != sharp.shape:
         raise UserError(f"{paths[PHOTO_SHARP]}: {sharp.shape[1]}x{sharp.shape[0]} does not "
                         f"match the blurred photo's {blurred.shape[1]}x{blurred.shape[0]}")
-    restorer = Restorer(load_backend(DEMO_MODEL, device=device))
+    restorer = Restorer(DEMO_MODEL, device=device)
     start = time.perf_counter()
     restored = restorer(blurred)
     seconds = time.perf_counter() - start
@@ -282,14 +281,14 @@ def restore_photo(paths: dict[str, Path], out: Path, device: str) -> PhotoResult
 
 def restore_clip(paths: dict[str, Path], out: Path, device: str) -> dict[str, Any]:
     """Step 2: ``deblurkit video --select classifier`` on the clip; returns the report."""
-    from deblurkit.cli.video import _classifier_fn
-    from deblurkit.inference.resolve import load_backend
+    from deblurkit.inference.classifier import FrameClassifier
+    from deblurkit.inference.restorer import Restorer
     from deblurkit.inference.selection import make_selector
-    from deblurkit.inference.video import backend_deblur, restore_video
+    from deblurkit.inference.video import frame_deblur, restore_video
 
-    classifier = _classifier_fn(DEMO_CLASSIFIER, device, "fp32")
-    deblur = backend_deblur(load_backend(DEMO_MODEL, device=device))
-    selector = make_selector("classifier", classifier=classifier)
+    classifier = FrameClassifier(DEMO_CLASSIFIER, device=device)
+    deblur = frame_deblur(Restorer(DEMO_MODEL, device=device))
+    selector = make_selector("classifier", classifier=classifier.probability)
     result = restore_video(paths[CLIP], out / "clip_restored.mp4", selector=selector,
                            deblur=deblur, report_path=out / "clip_report.json",
                            overwrite=True, model=DEMO_MODEL, threshold=selector.threshold,

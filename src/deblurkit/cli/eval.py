@@ -58,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-range", type=positive_float, default=None, metavar="R",
                         help="peak-to-peak range of the scored values (default: from the bit "
                              "depth: 255, 65535, or 1.0 when the two folders' depths differ)")
-    from deblurkit.cli.restore import add_model_arguments
+    from deblurkit.cli._common import add_model_arguments
 
-    add_model_arguments(parser, tile_default=None,
-                        model_default="none: the blurred input itself is scored")
+    add_model_arguments(parser, model_default=None, tile_default=None,
+                        model_help="none: the blurred input itself is scored")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     restore_fn, model_name = None, None
     if getattr(args, "model", None) is not None:
-        from deblurkit.cli.restore import make_restorer
+        from deblurkit.cli._common import make_restorer
 
         restorer = make_restorer(args)  # fails here (before the loop) on a bad model
         restore_fn, model_name = restorer, str(args.model)

@@ -2,7 +2,8 @@
 
 MODEL is `default` / `default_selector` (the bundled weights), a registered generator /
 classifier name (untrained weights: a warning says so) or a .safetensors file saved by
-deblurkit. The file takes NCHW float32 RGB in [0, 1] of any size
+deblurkit (read by deblurkit.models.files, as every --model is; an exported .onnx / .pt file
+cannot be exported again). The file takes NCHW float32 RGB in [0, 1] of any size
 and returns the restored image in [0, 1] (the classifier: P(blurred) per image); the model's
 padding and value range are inside the graph, and its name, arguments and pad multiple are
 stored as metadata. Each export is checked against PyTorch on a second input size.
@@ -17,8 +18,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
 from deblurkit.cli._common import positive_int
@@ -26,15 +25,15 @@ from deblurkit.errors import UserError
 
 HELP = "export a network to ONNX or TorchScript (dynamic batch, height and width)"
 
-#: Output suffix -> format, used when --format is not given.
-SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
+#: The formats written (the model file sources of :mod:`deblurkit.models.files`).
+FORMATS = ("onnx", "torchscript")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="default, default_selector, a registered model name or a "
                              ".safetensors weight file")
-    parser.add_argument("--format", choices=["onnx", "torchscript"],
+    parser.add_argument("--format", choices=FORMATS,
                         help="output format (default: from the -o suffix: .onnx -> onnx, "
                              ".pt/.ts -> torchscript)")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
@@ -55,8 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = args.format or SUFFIX_FORMATS.get(args.output.suffix.lower())
-    if fmt is None:
+    from deblurkit.models.files import MODEL_FILE_SUFFIXES, load_network
+
+    fmt = args.format or MODEL_FILE_SUFFIXES.get(args.output.suffix.lower())
+    if fmt not in FORMATS:
         raise UserError(f"{args.output}: cannot tell the format from the suffix; pass "
                         "--format onnx or --format torchscript")
     if (args.height is None) != (args.width is None):
@@ -68,13 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
         raise OutputExistsError(args.output)
 
-    from deblurkit.export import export_onnx, export_torchscript, load_model_spec
+    from deblurkit.export import export_onnx, export_torchscript
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        model = load_model_spec(args.model)
-    for warning in caught:
-        print(f"deblurkit export: WARNING: {warning.message}", file=sys.stderr)
+    model = load_network(args.model)  # a registered name: the one untrained-weights warning
     example = (args.height, args.width) if args.height is not None else None
     if fmt == "onnx":
         from deblurkit.export.onnx import DEFAULT_OPSET

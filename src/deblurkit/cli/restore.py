@@ -26,70 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from deblurkit.cli._common import non_negative_int, positive_int, reworded
+from deblurkit.cli._common import add_model_arguments, make_restorer, positive_int
 from deblurkit.errors import UserError
 
 HELP = "restore blurred images (files, folders, globs) into an output folder"
-
-
-def tile_arg(value: str) -> int | str | None:
-    """argparse type for --tile: ``auto``, ``0``/``none`` (whole image) or a side > 0."""
-    text = value.strip().lower()
-    if text == "auto":
-        return "auto"
-    if text in ("0", "none", "off"):
-        return None
-    return reworded(positive_int, value, "is not auto, 0 or a tile size > 0")
-
-
-def overlap_arg(value: str) -> int | str:
-    """argparse type for --overlap: ``auto`` (the model's receptive field) or pixels >= 0."""
-    if value.strip().lower() == "auto":
-        return "auto"
-    return non_negative_int(value)
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, *, tile_default: str | None,
-                        model_default: str = "the bundled model") -> None:
-    """The model / backend / tiling / device options shared by ``restore`` and ``eval``."""
-    parser.add_argument("--model", default=None, metavar="NAME|FILE",
-                        help="default (the bundled model), a registered model name (untrained "
-                             "weights), .safetensors, .onnx or TorchScript .pt file (default: "
-                             f"{model_default})")
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                        help="inference engine (onnxruntime needs an .onnx --model)")
-    parser.add_argument("--tile", type=tile_arg, default=tile_default, metavar="SIZE|auto",
-                        help="restore in overlapping tiles of SIZE pixels; auto: from free "
-                             f"memory; 0: whole image (default {tile_default or 0})")
-    parser.add_argument("--overlap", type=overlap_arg, default="auto", metavar="PX|auto",
-                        help="minimum tile overlap in pixels, or auto = the model's "
-                             "receptive field, which makes tiled and whole-image outputs agree "
-                             "(default auto)")
-    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
-                        help="where the model runs (default auto: CUDA when available)")
-    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
-                        help="compute precision (fp16 needs CUDA; default fp32)")
-    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
-                        help="keep the default NCHW memory format")
-    add_tta_argument(parser)
-
-
-def add_tta_argument(parser: argparse.ArgumentParser) -> None:
-    """``--tta`` (8 views) / ``--tta-views N``: average flipped / rotated views."""
-    parser.add_argument("--tta", dest="tta", action="store_const", const=8, default=1,
-                        help="quality mode: restore the 8 flips and 90-degree rotations and "
-                        "average them (8 times the time; gain and cost in docs/restore.md)")
-    parser.add_argument("--tta-views", dest="tta", type=int, choices=(2, 4, 8), metavar="N",
-                        help="--tta with N views (2: + horizontal flip, 4: rotations, 8: all)")
-
-
-def make_restorer(args: argparse.Namespace):
-    """Build a :class:`~deblurkit.inference.restorer.Restorer` from the shared options."""
-    from deblurkit.inference.restorer import Restorer
-
-    return Restorer("default" if args.model is None else args.model, tile=args.tile,
-                    overlap=args.overlap, device=args.device, dtype=args.dtype,
-                    channels_last=args.channels_last, backend=args.backend, tta=args.tta)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image files, folders (recursive) or glob patterns (quote them)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                         help="output folder (created if needed)")
-    add_model_arguments(parser, tile_default="auto")
+    add_model_arguments(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (inputs are never replaced)")
     parser.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",

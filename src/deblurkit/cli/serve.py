@@ -23,7 +23,8 @@ import ipaddress
 import socket
 import sys
 
-from deblurkit.cli._common import non_negative_int, positive_int, unit_float
+from deblurkit.cli._common import (add_classifier_argument, add_model_arguments,
+                                   non_negative_int, positive_int, unit_float)
 from deblurkit.errors import UserError
 
 HELP = "serve a local web page and an HTTP API that restore photos and videos"
@@ -34,7 +35,6 @@ DEFAULT_PORT = 8000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblurkit.cli.restore import add_model_arguments
     from deblurkit.inference.selection import SELECT_MODES
     from deblurkit.serve.config import (DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS,
                                         DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD_BYTES,
@@ -48,16 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=non_negative_int, default=DEFAULT_PORT,
                         help=f"TCP port (default {DEFAULT_PORT}; 0: any free port, printed "
                              "at start)")
-    add_model_arguments(parser, tile_default="auto")
+    add_model_arguments(parser)
     parser.add_argument("--select", choices=SELECT_MODES, default=DEFAULT_SELECT,
                         help="frame selection of video jobs that name none, as `deblurkit "
                              f"video --select` (default {DEFAULT_SELECT})")
     parser.add_argument("--threshold", type=unit_float, default=None, metavar="T",
                         help="selection threshold of video jobs that name none (default: "
                              "the selector's, 0.5)")
-    parser.add_argument("--classifier", default="default", metavar="NAME|FILE",
-                        help="frame classifier for classifier/middle15 (default: the "
-                             "bundled one)")
+    add_classifier_argument(parser)
     parser.add_argument("--max-upload-mb", type=positive_int,
                         default=DEFAULT_MAX_UPLOAD_BYTES // 2**20, metavar="MIB",
                         help="largest upload in MiB (default "
@@ -124,8 +122,8 @@ def url_of(sock: socket.socket) -> str:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from deblurkit.cli.restore import make_restorer
-    from deblurkit.cli.video import _classifier_fn
+    from deblurkit.cli._common import make_restorer
+    from deblurkit.inference.classifier import FrameClassifier
     from deblurkit.serve.app import create_app
     from deblurkit.serve.config import ServeConfig
     from deblurkit.serve.guard import LOOPBACK_HOSTS
@@ -136,13 +134,13 @@ def run(args: argparse.Namespace) -> int:
                          max_queue=args.max_queue, select=args.select,
                          threshold=args.threshold,
                          allowed_hosts=LOOPBACK_HOSTS if loopback else None,
-                         model_name=args.model or "default",
+                         model_name=str(args.model),
                          classifier_name=str(args.classifier))
     sock = bind(args.host, args.port)  # before loading the model: a busy port fails fast
     try:
         restorer = make_restorer(args)  # the model is loaded once, here
-        app = create_app(restorer, config, classifier=lambda: _classifier_fn(
-            args.classifier, args.device, args.dtype))
+        app = create_app(restorer, config, classifier=lambda: FrameClassifier(
+            args.classifier, device=args.device, dtype=args.dtype).probability)
         if not loopback:
             print(f"deblurkit serve: warning: listening on {args.host}: every machine that "
                   "can reach it may use this server (no authentication)", file=sys.stderr)

@@ -25,24 +25,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deblurkit.cli._common import (non_negative_float, non_negative_int, odd_int, positive_float,
-                                   positive_int, reworded, unit_float)
+from deblurkit.cli._common import (add_classifier_argument, add_model_arguments, make_restorer,
+                                   non_negative_float, odd_int, positive_float, positive_int,
+                                   unit_float)
+
+if TYPE_CHECKING:
+    from deblurkit.inference.classifier import FrameClassifier
 
 HELP = "deblur the blurred frames of videos (S4 frame selection), keeping timing and audio"
-
-
-def _tile(value: str) -> int | str:
-    if value == "auto":
-        return value
-    return reworded(positive_int, value, "must be a positive integer or 'auto'")
-
-
-def _overlap(value: str) -> int | str:
-    if value == "auto":
-        return value
-    return reworded(non_negative_int, value, "must be an integer >= 0 or 'auto'")
 
 
 def _key_value(value: str) -> tuple[str, str]:
@@ -59,19 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file(s)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="output file (one INPUT) or folder (several INPUTs)")
-    parser.add_argument("--model", default="default", metavar="NAME|FILE",
-                        help="deblurring model: a registered name, .safetensors, .onnx or .pt "
-                             "(default: the bundled default model)")
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                        help="inference backend for the deblurring model (default torch)")
+    add_model_arguments(parser)
     parser.add_argument("--select", choices=SELECT_MODES, default="all",
                         help="which frames to deblur (default all; see above)")
     parser.add_argument("--threshold", type=unit_float, default=None, metavar="T",
                         help="deblur a frame when its score >= T (default 0.5)")
-    parser.add_argument("--classifier", default="default", metavar="NAME|FILE",
-                        help="frame classifier for classifier/middle15: a registered "
-                             "classifier name (s4_frame_selector) or a weights file "
-                             "(default: the bundled default)")
+    add_classifier_argument(parser)
     parser.add_argument("--laplacian-window", type=odd_int(1),
                         default=DEFAULT_LAPLACIAN_WINDOW, metavar="N",
                         help="laplacian: frames in the centred reference window (odd, "
@@ -97,18 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="extra encoder option (repeatable)")
     parser.add_argument("--no-audio", dest="audio", action="store_false",
                         help="drop the audio streams instead of copying them")
-    parser.add_argument("--tile", type=_tile, default=None, metavar="SIZE|auto",
-                        help="deblur in overlapping tiles of SIZE pixels (bounded memory)")
-    parser.add_argument("--overlap", type=_overlap, default="auto", metavar="PX|auto",
-                        help="tile overlap in pixels (default auto: the model's receptive "
-                             "field)")
-    parser.add_argument("--device", default="auto",
-                        help="auto (CUDA when present), cpu, cuda, cuda:N (default auto)")
-    parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
-                        help="inference precision (default fp32)")
-    from deblurkit.cli.restore import add_tta_argument
-
-    add_tta_argument(parser)
     parser.add_argument("--allow-truncated", action="store_true",
                         help="keep the output of a video that decodes to fewer frames than "
                              "its container states (default: an error, nothing written)")
@@ -153,31 +126,15 @@ def plan_outputs(inputs: list[Path], output: Path, report: Path | None
     return pairs
 
 
-def _classifier_fn(spec: str, device: str, dtype: str):
-    """``H x W x 3`` float32 frame -> P(blurred), from ``load_classifier``."""
-    import numpy as np
-    import torch
+def frame_classifier(args: argparse.Namespace) -> FrameClassifier | None:
+    """The frame classifier of ``--classifier`` with the model's ``--device`` and ``--dtype``,
+    or None when ``--select`` scores no frame with it."""
+    from deblurkit.inference.classifier import FrameClassifier
+    from deblurkit.inference.selection import CLASSIFIER_MODES
 
-    from deblurkit.inference.resolve import load_classifier
-
-    clf = load_classifier(spec, device=device, dtype=dtype)
-
-    def classify(rgb: np.ndarray) -> float:
-        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
-        with torch.inference_mode():
-            p = clf(x[None])
-        return float(torch.as_tensor(p).reshape(-1)[0])
-
-    return classify
-
-
-def _deblur_fn(args: argparse.Namespace):
-    from deblurkit.inference.resolve import load_backend
-    from deblurkit.inference.video import backend_deblur
-
-    backend = load_backend(args.model, backend=args.backend, device=args.device,
-                           dtype=args.dtype)
-    return backend_deblur(backend, tile=args.tile, overlap=args.overlap, tta=args.tta)
+    if args.select not in CLASSIFIER_MODES:
+        return None
+    return FrameClassifier(args.classifier, device=args.device, dtype=args.dtype)
 
 
 def _shard(items: list[Any]) -> list[Any]:
@@ -201,7 +158,7 @@ def _precheck(src: Path, dst: Path, report: Path | None, overwrite: bool) -> Non
 def run(args: argparse.Namespace) -> int:
     from deblurkit.errors import UserError
     from deblurkit.inference.selection import make_selector
-    from deblurkit.inference.video import EncodeOptions, restore_video
+    from deblurkit.inference.video import EncodeOptions, frame_deblur, restore_video
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
@@ -236,11 +193,11 @@ def run(args: argparse.Namespace) -> int:
                            audio=args.audio)
     classifier = deblur = None
     if todo:
-        if args.select in ("classifier", "middle15"):
-            classifier = _classifier_fn(args.classifier, args.device, args.dtype)
-        deblur = _deblur_fn(args)
+        classifier = frame_classifier(args)
+        deblur = frame_deblur(make_restorer(args))
     for src, dst, rep in todo:
-        selector = make_selector(args.select, classifier=classifier, threshold=args.threshold,
+        selector = make_selector(args.select, threshold=args.threshold,
+                                 classifier=classifier.probability if classifier else None,
                                  laplacian_window=args.laplacian_window,
                                  laplacian_reference=args.laplacian_reference)
         try:

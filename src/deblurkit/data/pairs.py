@@ -1,15 +1,37 @@
-"""Find (blurred, sharp) image pairs in the on-disk layouts of the public datasets.
+"""Find (blurred, sharp) image pairs: the one pairing module of the toolkit.
+
+Training datasets (:mod:`deblurkit.data.datasets`) and folder evaluation
+(:mod:`deblurkit.metrics.evaluate`) both pair files here, with the same listing, the same keys,
+the same order and the same failure rule.
 
 Every discovery function returns a :class:`PairList` (a ``list`` of :class:`Pair`, sorted by
 key in natural order) whose ``source`` dict says where the pairs came from (layout, root,
 split, blur folder, ...); :meth:`PairedImageDataset.describe` copies it into every result.
+:func:`match_folders` and :func:`gopro_matching` return the underlying :class:`Matching`: the
+pairs and everything that could not be paired.
 
-No pair is ever dropped silently: a blurred image without its sharp counterpart (or the
-reverse) raises :class:`PairingError`, whose one-line message names the folder and lists every
-unmatched file. Image files that match neither side of a name pattern are not candidates; their
-count is recorded in ``source["ignored_files"]``.
+**Listing and order.** Image files (``deblurkit.io.IMAGE_SUFFIXES``, hidden files and folders
+skipped, :func:`deblurkit.io.folder_images`) in natural order (``frame2`` before ``frame10``,
+:func:`deblurkit.utils.sorting.natural_key`); a file's key is its relative path without the
+suffix (GoPro and DVD: ``<scene or clip>/<relative path>``); pairs are in natural order of key.
 
-This module imports only the standard library at import time (numpy lazily, never torch).
+**The failure rule.** No file is ever dropped silently, and every problem is listed at once:
+
+- *unmatched*: a file whose key has no file on the other side;
+- *ambiguous*: two or more files on one side with one key (``001.png`` and ``001.jpg``): the
+  pair is not guessed, and the key is neither paired nor reported as unmatched;
+- *missing folder*: a scene or clip folder without its blurred or sharp folder (the files of
+  the other one are then unmatched).
+
+A dataset cannot train on part of its data, so :meth:`Matching.check` refuses an incomplete
+matching with :class:`PairingError` (a :class:`~deblurkit.errors.UserError` whose one-line
+message names the folder and every problem). Evaluation is a batch: it scores the complete
+pairs, lists every problem (unmatched files as ``missing``, ambiguous keys and missing folders
+as ``failed``) and exits with status 1. Image files that match neither side of a name pattern
+are not candidates; their count is recorded in ``source["ignored_files"]``.
+
+This module imports only the standard library at import time (``deblurkit.io`` and numpy
+lazily, never torch).
 """
 
 from __future__ import annotations
@@ -51,9 +73,6 @@ RAINDROP_SHARP_DIR = "gt"
 RAINDROP_BLUR_PATTERN = "{id}_rain.*"
 RAINDROP_SHARP_PATTERN = "{id}_clean.*"
 
-#: Image suffixes used when ``deblurkit.io`` is not importable (kept in step with it).
-_FALLBACK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
 
 @dataclass(frozen=True)
 class Pair:
@@ -92,20 +111,31 @@ class PairList(list):
 
 
 class PairingError(UserError):
-    """Files that have no counterpart on the other side (every one is listed).
+    """An incomplete pairing: every problem of the failure rule is listed (module docstring).
 
     Attributes:
         folder: the folder where pairing failed.
         unmatched_blur: blurred files with no sharp counterpart.
         unmatched_sharp: sharp files with no blurred counterpart.
+        ambiguous: one ``"a.png and a.jpg"`` entry per key held by several files on one side.
+        missing_folders: required folders that do not exist.
     """
 
     def __init__(self, folder: str | os.PathLike, unmatched_blur: Sequence[str],
-                 unmatched_sharp: Sequence[str]) -> None:
+                 unmatched_sharp: Sequence[str], ambiguous: Sequence[str] = (),
+                 missing_folders: Sequence[str] = ()) -> None:
         self.folder = os.fspath(folder)
         self.unmatched_blur = list(unmatched_blur)
         self.unmatched_sharp = list(unmatched_sharp)
+        self.ambiguous = list(ambiguous)
+        self.missing_folders = list(missing_folders)
         parts = []
+        if self.missing_folders:
+            parts.append(f"missing folder(s): {', '.join(self.missing_folders)}")
+        if self.ambiguous:
+            parts.append(f"{len(self.ambiguous)} name(s) held by several files that differ "
+                         f"only by suffix (cannot tell which one to pair): "
+                         f"{', '.join(self.ambiguous)}")
         if self.unmatched_blur:
             parts.append(f"{len(self.unmatched_blur)} blurred file(s) without a sharp "
                          f"counterpart: {', '.join(self.unmatched_blur)}")
@@ -115,15 +145,96 @@ class PairingError(UserError):
         super().__init__(f"{self.folder}: " + "; ".join(parts))
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- matching
 
-def image_suffixes() -> frozenset[str]:
-    """Lower-case suffixes (with dot) treated as images, from ``deblurkit.io.IMAGE_SUFFIXES``."""
-    try:
-        from deblurkit.io import IMAGE_SUFFIXES
-    except ImportError:  # io not importable: use the same list it documents
-        return frozenset(_FALLBACK_SUFFIXES)
-    return frozenset(s.lower() if s.startswith(".") else "." + s.lower() for s in IMAGE_SUFFIXES)
+@dataclass(frozen=True)
+class Unpaired:
+    """A file without counterpart on the other side.
+
+    Attributes:
+        path: the file.
+        key: its key (relative path without suffix, prefixed like the pairs' keys).
+        side: ``"blur"`` or ``"sharp"``: where the file is.
+    """
+
+    path: Path
+    key: str
+    side: str
+
+    @property
+    def relative(self) -> str:
+        """The key with the file's suffix: its path relative to its side's root."""
+        return self.key + self.path.suffix
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """Several files on one side with one key (names that differ only by suffix).
+
+    Attributes:
+        key: the shared key.
+        side: ``"blur"`` or ``"sharp"``.
+        files: the files, in natural order.
+    """
+
+    key: str
+    side: str
+    files: tuple[Path, ...]
+
+    @property
+    def relatives(self) -> list[str]:
+        """Each file's path relative to its side's root (the key with its suffix)."""
+        return [self.key + path.suffix for path in self.files]
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Everything a pairing found: the pairs and every problem of the failure rule.
+
+    Attributes:
+        pairs: matched pairs, in natural order of key.
+        unmatched: files without counterpart, in natural order of key (both sides).
+        ambiguous: keys held by several files on one side, in natural order.
+        missing_folders: required folders that do not exist, in natural order.
+
+    Example:
+        >>> m = match_folders("blur", "sharp")          # doctest: +SKIP
+        >>> m.complete, [p.key for p in m.pairs]         # doctest: +SKIP
+        (True, ['a/001', 'a/002'])
+    """
+
+    pairs: tuple[Pair, ...] = ()
+    unmatched: tuple[Unpaired, ...] = ()
+    ambiguous: tuple[Ambiguous, ...] = ()
+    missing_folders: tuple[Path, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """No problem: every file is in exactly one pair."""
+        return not (self.unmatched or self.ambiguous or self.missing_folders)
+
+    def check(self, where: str | os.PathLike) -> list[Pair]:
+        """The pairs of a complete matching (the datasets' side of the failure rule).
+
+        Args:
+            where: the folder named in the messages.
+
+        Returns:
+            The pairs, as a list.
+
+        Raises:
+            PairingError: any problem (all listed in one line).
+            UserError: no pair at all.
+        """
+        if not self.complete:
+            raise PairingError(
+                where, [str(u.path) for u in self.unmatched if u.side == "blur"],
+                [str(u.path) for u in self.unmatched if u.side == "sharp"],
+                [" and ".join(str(p) for p in a.files) for a in self.ambiguous],
+                [str(folder) for folder in self.missing_folders])
+        if not self.pairs:
+            raise UserError(f"{where}: no images found")
+        return list(self.pairs)
 
 
 def list_image_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
@@ -134,27 +245,18 @@ def list_image_files(folder: str | os.PathLike, recursive: bool = False) -> list
         recursive: also scan sub-folders.
 
     Returns:
-        Paths of files whose suffix (case-insensitive) is an image suffix.
+        Paths of files whose suffix (case-insensitive) is an image suffix
+        (:func:`deblurkit.io.folder_images`).
 
     Raises:
         UserError: the folder does not exist.
     """
+    from deblurkit.io import folder_images
+
     root = Path(folder)
     if not root.is_dir():
         raise UserError(f"{root}: folder not found")
-    suffixes = image_suffixes()
-    found: list[Path] = []
-    walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
-    for dirpath, dirnames, filenames in walker:
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in suffixes:
-                continue
-            path = Path(dirpath) / name
-            if path.is_file():
-                found.append(path)
-    found.sort(key=lambda p: natural_key(p.relative_to(root).as_posix()))
-    return found
+    return folder_images(root, recursive)
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -162,54 +264,100 @@ def _subdirs(folder: Path) -> list[Path]:
                   key=lambda p: natural_key(p.name))
 
 
-def _stem_index(folder: Path, files: list[Path]) -> dict[str, Path]:
-    """Map relative path without suffix -> file; two files with one stem are an error."""
-    index: dict[str, Path] = {}
+def _index(folder: Path, side: str, recursive: bool, prefix: str
+           ) -> tuple[dict[str, Path], list[Ambiguous]]:
+    """Key -> file of one side (a missing folder is empty), and the ambiguous keys."""
+    groups: dict[str, list[Path]] = {}
+    files = list_image_files(folder, recursive) if folder.is_dir() else []
     for path in files:
-        key = path.relative_to(folder).with_suffix("").as_posix()
-        if key in index:
-            raise UserError(f"{folder}: {index[key].name} and {path.name} have the same name "
-                            "apart from the suffix; cannot tell which one to pair")
-        index[key] = path
+        groups.setdefault(prefix + path.relative_to(folder).with_suffix("").as_posix(),
+                          []).append(path)
+    index = {key: group[0] for key, group in groups.items() if len(group) == 1}
+    ambiguous = [Ambiguous(key, side, tuple(group)) for key, group in groups.items()
+                 if len(group) > 1]
+    return index, ambiguous
+
+
+def _stem_index(folder: Path) -> dict[str, Path]:
+    """Key -> image file of one folder (not recursive); names that differ only by suffix are
+    an error listing all of them (video clips, whose sharp folder is optional)."""
+    if not folder.is_dir():
+        raise UserError(f"{folder}: folder not found")
+    index, ambiguous = _index(folder, "blur", False, "")
+    if ambiguous:
+        clashes = ", ".join(" and ".join(p.name for p in a.files) for a in ambiguous)
+        raise UserError(f"{folder}: {clashes} have the same name apart from the suffix; "
+                        "cannot tell which one to pair")
     return index
 
 
-def _match_stems(blur_folder: Path, sharp_folder: Path, recursive: bool
-                 ) -> tuple[list[tuple[str, Path, Path]], list[str], list[str]]:
-    blur = _stem_index(blur_folder, list_image_files(blur_folder, recursive))
-    sharp = _stem_index(sharp_folder, list_image_files(sharp_folder, recursive))
-    matched = [(k, blur[k], sharp[k]) for k in blur if k in sharp]
-    lone_blur = [str(blur[k]) for k in blur if k not in sharp]
-    lone_sharp = [str(sharp[k]) for k in sharp if k not in blur]
-    return matched, lone_blur, lone_sharp
+def _match(blur_folder: Path, sharp_folder: Path, recursive: bool, group: str | None = None,
+           name: str = "") -> Matching:
+    """Match one blurred folder with one sharp folder (keys prefixed ``<name>/`` in a group)."""
+    prefix = f"{name}/" if group else ""
+    blur, blur_ambiguous = _index(blur_folder, "blur", recursive, prefix)
+    sharp, sharp_ambiguous = _index(sharp_folder, "sharp", recursive, prefix)
+    ambiguous = blur_ambiguous + sharp_ambiguous
+    unclear = {a.key for a in ambiguous}
+    pairs = [Pair(b, sharp[k], k, {group: name, "frame": k[len(prefix):]} if group else {})
+             for k, b in blur.items() if k in sharp]
+    unmatched = [Unpaired(p, k, "blur") for k, p in blur.items()
+                 if k not in sharp and k not in unclear]
+    unmatched += [Unpaired(p, k, "sharp") for k, p in sharp.items()
+                  if k not in blur and k not in unclear]
+    missing = [f for f in (blur_folder, sharp_folder) if not f.is_dir()]
+    return _merge([Matching(tuple(pairs), tuple(unmatched), tuple(ambiguous), tuple(missing))])
 
 
-def _group_pairs(base: Path, groups: Sequence[Path], blur_name: str, sharp_name: str,
-                 group: str) -> list[Pair]:
-    """Pair ``<group>/<blur_name>/<frame>`` with ``<group>/<sharp_name>/<frame>`` in every
-    group folder (scene, clip), keyed ``<group name>/<frame>`` with
-    ``meta = {group: <group name>, "frame": <frame>}``; unsorted.
+def _merge(parts: Iterable[Matching]) -> Matching:
+    """One matching from several (scenes, clips), everything in natural order."""
+    parts = list(parts)
+
+    def gather(attribute: str, key: Callable[[Any], str]) -> tuple[Any, ...]:
+        return tuple(sorted((x for m in parts for x in getattr(m, attribute)),
+                            key=lambda x: natural_key(key(x))))
+
+    return Matching(gather("pairs", lambda p: p.key),
+                    gather("unmatched", lambda u: u.relative),
+                    gather("ambiguous", lambda a: a.key),
+                    gather("missing_folders", lambda f: f.as_posix()))
+
+
+def match_folders(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike, *,
+                  recursive: bool = True) -> Matching:
+    """Match two parallel folders by relative path without suffix.
+
+    Args:
+        blur_dir: folder of degraded images (it must exist).
+        sharp_dir: folder of ground-truth images (it must exist).
+        recursive: descend into sub-folders.
+
+    Returns:
+        The :class:`Matching` (keys: relative paths without suffix).
 
     Raises:
-        UserError: a group lacks either folder (all listed), or no image was found.
-        PairingError: frames without counterpart, over all groups (all listed).
+        UserError: a folder does not exist.
+
+    Example:
+        >>> match_folders("data/blur", "data/sharp").complete   # doctest: +SKIP
+        True
     """
-    broken = [str(g / d) for g in groups for d in (blur_name, sharp_name)
-              if not (g / d).is_dir()]
-    if broken:
-        raise UserError(f"{base}: missing folder(s): {', '.join(broken)}")
-    pairs, lone_blur, lone_sharp = [], [], []
-    for folder in groups:
-        matched, lb, ls = _match_stems(folder / blur_name, folder / sharp_name, recursive=False)
-        lone_blur += lb
-        lone_sharp += ls
-        pairs += [Pair(b, s, f"{folder.name}/{k}", {group: folder.name, "frame": k})
-                  for k, b, s in matched]
-    if lone_blur or lone_sharp:
-        raise PairingError(base, lone_blur, lone_sharp)
-    if not pairs:
-        raise UserError(f"{base}: no images found")
-    return pairs
+    blur_root, sharp_root = Path(blur_dir), Path(sharp_dir)
+    for root in (blur_root, sharp_root):
+        if not root.is_dir():
+            raise UserError(f"{root}: folder not found")
+    return _match(blur_root, sharp_root, recursive)
+
+
+def match_groups(groups: Sequence[Path], blur_name: str, sharp_name: str,
+                 group: str) -> Matching:
+    """Match ``<g>/<blur_name>/**`` with ``<g>/<sharp_name>/**`` in every group folder ``g``
+    (GoPro scenes, DVD clips), keyed ``<g name>/<relative path>`` with ``meta = {group:
+    <g name>, "frame": <relative path>}``; a group without either folder is reported in
+    ``missing_folders``.
+    """
+    return _merge(_match(folder / blur_name, folder / sharp_name, True, group, folder.name)
+                  for folder in groups)
 
 
 def _sorted(pairs: list[Pair], source: Mapping[str, Any]) -> PairList:
@@ -390,44 +538,47 @@ def folder_pairs(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike, *,
         Pairs keyed by relative path without suffix.
 
     Raises:
-        UserError: a folder is missing or empty; two files differ only by suffix.
-        PairingError: files without counterpart (all listed).
+        UserError: a folder is missing or has no image.
+        PairingError: files without counterpart, names that differ only by suffix (all
+            listed).
 
     Example:
         >>> pairs = folder_pairs("data/blur", "data/sharp")  # doctest: +SKIP
     """
     blur_root, sharp_root = Path(blur_dir), Path(sharp_dir)
-    matched, lone_blur, lone_sharp = _match_stems(blur_root, sharp_root, recursive)
-    if lone_blur or lone_sharp:
-        raise PairingError(f"{blur_root} / {sharp_root}", lone_blur, lone_sharp)
-    if not matched:
-        raise UserError(f"{blur_root}: no images found")
-    pairs = [Pair(b, s, k) for k, b, s in matched]
+    pairs = match_folders(blur_root, sharp_root, recursive=recursive).check(
+        f"{blur_root} / {sharp_root}")
     return _sorted(pairs, {"layout": "folder", "root": str(blur_root),
                            "blur_dir": str(blur_root), "sharp_dir": str(sharp_root)})
 
 
-def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "blur",
-                sharp_dir: str = "sharp") -> PairList:
-    """Pairs of the GoPro dataset (Nah et al. 2017).
+def gopro_matching(root: str | os.PathLike, split: str = "train", blur_dir: str = "blur",
+                   sharp_dir: str = "sharp") -> Matching:
+    """Match a GoPro-layout split (Nah et al. 2017): every scene's blurred and sharp frames.
 
-    Layout: ``<root>/<split>/<scene>/{blur,blur_gamma,sharp}/<frame>.png``.
+    The discovery shared by :func:`gopro_pairs` (training) and
+    :func:`deblurkit.metrics.evaluate_gopro` (evaluation). Layout:
+    ``<root>/<split>/<scene>/{blur,blur_gamma,sharp}/<frame>.png``; every non-hidden folder of
+    the split is a scene, frames are searched recursively, keys are
+    ``<scene>/<frame>`` and a scene without ``blur_dir`` or ``sharp_dir`` is a missing folder.
 
     Args:
         root: the ``GOPRO_Large`` folder (holding ``train`` and ``test``), or any folder in
             the same layout (``deblurkit synth`` writes ``train`` / ``test``, ``make realval``
             writes ``val``).
         split: the split folder: ``"train"`` or ``"test"`` for GoPro itself.
-        blur_dir: ``"blur"`` or ``"blur_gamma"``; which blurred version is used. It is
-            recorded in ``source["blur_dir"]`` because the two give different numbers.
+        blur_dir: ``"blur"`` or ``"blur_gamma"``; which blurred version is used.
         sharp_dir: the ground-truth folder name (default ``"sharp"``).
 
     Returns:
-        Pairs keyed ``<scene>/<frame>`` with ``meta = {"scene", "frame"}``.
+        The :class:`Matching` (apply the failure rule with :meth:`Matching.check`).
 
     Raises:
-        UserError: the split or a scene's folder is missing.
-        PairingError: frames without counterpart, over all scenes (all listed).
+        UserError: a bad ``split`` or ``blur_dir``, the split folder missing or without scenes.
+
+    Example:
+        >>> gopro_matching("GOPRO_Large", "test").complete   # doctest: +SKIP
+        True
     """
     if not split or split != Path(split).name or split.startswith("."):
         raise UserError(f"split={split!r}: give a split folder name (GoPro has "
@@ -441,10 +592,36 @@ def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "
     scenes = _subdirs(base)
     if not scenes:
         raise UserError(f"{base}: no scene folders")
-    pairs = _group_pairs(base, scenes, blur_dir, sharp_dir, group="scene")
+    return match_groups(scenes, blur_dir, sharp_dir, group="scene")
+
+
+def gopro_pairs(root: str | os.PathLike, split: str = "train", blur_dir: str = "blur",
+                sharp_dir: str = "sharp") -> PairList:
+    """Pairs of the GoPro dataset (Nah et al. 2017), from :func:`gopro_matching`.
+
+    Args:
+        root: the ``GOPRO_Large`` folder, or any folder in the same layout.
+        split: the split folder: ``"train"`` or ``"test"`` for GoPro itself.
+        blur_dir: ``"blur"`` or ``"blur_gamma"``; which blurred version is used. It is
+            recorded in ``source["blur_dir"]`` because the two give different numbers.
+        sharp_dir: the ground-truth folder name (default ``"sharp"``).
+
+    Returns:
+        Pairs keyed ``<scene>/<frame>`` with ``meta = {"scene", "frame"}``.
+
+    Raises:
+        UserError: the split folder is missing or has no scene.
+        PairingError: a scene's folder missing, frames without counterpart, names that differ
+            only by suffix, over all scenes (all listed).
+
+    Example:
+        >>> pairs = gopro_pairs("GOPRO_Large", "train", blur_dir="blur_gamma")  # doctest: +SKIP
+    """
+    base = Path(root) / split
+    pairs = gopro_matching(root, split, blur_dir, sharp_dir).check(base)
     return _sorted(pairs, {"layout": "gopro", "root": str(root), "split": split,
                            "blur_dir": blur_dir, "sharp_dir": sharp_dir,
-                           "scenes": len(scenes)})
+                           "scenes": len(_subdirs(base))})
 
 
 def _reds_folder(root: Path, split: str, kind: str) -> Path:
@@ -484,15 +661,11 @@ def reds_pairs(root: str | os.PathLike, split: str = "train", blur: str = "blur"
         hint = "; the REDS test ground truth is not public, use split='val'" \
             if split == "test" else ""
         raise UserError(f"{sharp_root}: REDS sharp folder not found{hint}")
-    matched, lone_blur, lone_sharp = _match_stems(blur_root, sharp_root, recursive=True)
-    if lone_blur or lone_sharp:
-        raise PairingError(f"{blur_root} / {sharp_root}", lone_blur, lone_sharp)
-    if not matched:
-        raise UserError(f"{blur_root}: no images found")
+    matched = match_folders(blur_root, sharp_root).check(f"{blur_root} / {sharp_root}")
     pairs = []
-    for key, b, s in matched:
-        clip, _, frame = key.rpartition("/")
-        pairs.append(Pair(b, s, key, {"clip": clip, "frame": frame}))
+    for pair in matched:
+        clip, _, frame = pair.key.rpartition("/")
+        pairs.append(Pair(pair.blur, pair.sharp, pair.key, {"clip": clip, "frame": frame}))
     return _sorted(pairs, {"layout": "reds", "root": str(root), "split": split,
                            "blur_dir": blur_root.name, "sharp_dir": sharp_root.name})
 
@@ -545,7 +718,7 @@ def dvd_pairs(root: str | os.PathLike, split: str = "all", clips: Sequence[str] 
         chosen = [d for d in available if d.name not in DVD_TEST_CLIPS]
     else:
         raise UserError(f"split={split!r}: use 'all', 'train' or 'test'")
-    pairs = _group_pairs(base, chosen, input_dir, gt_dir, group="clip")
+    pairs = match_groups(chosen, input_dir, gt_dir, group="clip").check(base)
     return _sorted(pairs, {"layout": "dvd", "root": str(root), "split": split,
                            "blur_dir": input_dir, "sharp_dir": gt_dir,
                            "clips": [c.name for c in chosen]})

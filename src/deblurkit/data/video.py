@@ -164,12 +164,12 @@ def load_clip(folder: str | os.PathLike, blur_dir: str = "blur", sharp_dir: str 
     """
     folder = Path(folder)
     frames_dir = folder / blur_dir if (folder / blur_dir).is_dir() else folder
-    blur = _stem_index(frames_dir, list_image_files(frames_dir))
+    blur = _stem_index(frames_dir)
     if not blur:
         raise UserError(f"{frames_dir}: no frames")
     sharp: dict[str, Path] = {}
     if (folder / sharp_dir).is_dir():
-        sharp = _stem_index(folder / sharp_dir, list_image_files(folder / sharp_dir))
+        sharp = _stem_index(folder / sharp_dir)
         lone_blur = [str(p) for k, p in blur.items() if k not in sharp]
         lone_sharp = [str(p) for k, p in sharp.items() if k not in blur]
         if lone_blur or lone_sharp:

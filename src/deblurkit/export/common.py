@@ -1,5 +1,6 @@
 """What the ONNX and TorchScript exporters share: which models export, the wrapper that is
-traced, the example input, and the metadata stored beside the graph.
+traced, the example input, and the metadata stored beside the graph (a
+:class:`~deblurkit.models.files.ModelFileInfo`, which the backends read back).
 
 An exported file holds one network with the deblurkit tensor contract built in:
 
@@ -28,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from deblurkit.errors import UserError
+from deblurkit.models.files import ModelFileInfo
 
 logger = logging.getLogger(__name__)
 
@@ -44,23 +46,8 @@ EXAMPLE_EXTRA_WIDTH = 32
 #: Maximum absolute difference allowed between the exported file and eager PyTorch when the
 #: exporter verifies its output (the issue's parity bound).
 VERIFY_TOLERANCE = 1e-4
-#: Version of the metadata layout written into exported files.
-METADATA_VERSION = 1
 #: Seed of the example input traced and of the inputs used to verify an export.
 VERIFY_SEED = 0
-
-#: Models the ONNX exporter cannot handle with dynamic H and W, and why. The test
-#: ``tests/test_export.py`` asserts that each one really fails (and every other one passes),
-#: so this list and docs/export.md stay true.
-ONNX_NOT_EXPORTABLE: dict[str, str] = {}
-#: Models the TorchScript exporter (``torch.jit.trace``) cannot handle, and why.
-TORCHSCRIPT_NOT_EXPORTABLE: dict[str, str] = {}
-
-
-def not_exportable(fmt: str) -> dict[str, str]:
-    """The ``{model name: reason}`` table of ``fmt`` (``"onnx"`` or ``"torchscript"``)."""
-    return {"onnx": ONNX_NOT_EXPORTABLE, "torchscript": TORCHSCRIPT_NOT_EXPORTABLE}[fmt]
-
 
 class ExportWrapper(nn.Module):
     """The module that is traced: a generator with its output clamped to ``[0, 1]``, or the
@@ -102,18 +89,25 @@ def model_kind(model: nn.Module) -> str:
     return "generator"
 
 
-def check_exportable(model: nn.Module, fmt: str) -> str:
-    """Raise a :class:`UserError` if ``model`` cannot be exported to ``fmt``; return its kind."""
+def check_exportable(model: nn.Module) -> str:
+    """The model's registry kind, when it is one that exports (:data:`EXPORTABLE_KINDS`).
+
+    Every registered generator and the classifier export to both formats
+    (``tests/test_export.py`` checks each one).
+
+    Raises:
+        UserError: a discriminator or feature extractor.
+
+    Example:
+        >>> from deblurkit.models import create_model
+        >>> check_exportable(create_model("s4_deblurnet", num_blocks=1))
+        'generator'
+    """
     name = getattr(model, "deblurkit_name", None) or type(model).__name__
     kind = model_kind(model)
     if kind not in EXPORTABLE_KINDS:
         raise UserError(f"model {name!r} is a {kind}; only generators and the frame classifier "
                         "can be exported")
-    reason = not_exportable(fmt).get(name)
-    if reason:
-        other = "torchscript" if fmt == "onnx" else "onnx"
-        raise UserError(f"model {name!r} cannot be exported to {fmt} with dynamic height and "
-                        f"width: {reason}. Use --format {other}, or see docs/export.md")
     return kind
 
 
@@ -200,15 +194,14 @@ class ExportSetup:
     generator: torch.Generator
 
 
-def prepare_export(model: nn.Module, path: str | os.PathLike, fmt: str, *,
+def prepare_export(model: nn.Module, path: str | os.PathLike, *,
                    example_size: tuple[int, int] | None = None, overwrite: bool = False,
                    seed: int = VERIFY_SEED) -> ExportSetup:
-    """Check that ``model`` can be exported to ``fmt`` at ``path`` and build what is traced.
+    """Check that ``model`` can be exported to ``path`` and build what is traced.
 
     Args:
         model: a generator or the frame classifier built by ``create_model`` / ``load_model``.
         path: the file to write.
-        fmt: ``"onnx"`` or ``"torchscript"``.
         example_size: ``(H, W)`` of the traced example (default :func:`default_example_size`).
         overwrite: allow replacing an existing file.
         seed: seed of the example input (the same generator then draws the verification
@@ -219,12 +212,12 @@ def prepare_export(model: nn.Module, path: str | os.PathLike, fmt: str, *,
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        UserError: the model cannot be exported to ``fmt``, or ``example_size`` is invalid.
+        UserError: the model cannot be exported, or ``example_size`` is invalid.
 
     Example:
         >>> from deblurkit.models import create_model
-        >>> setup = prepare_export(create_model("s4_deblurnet", num_blocks=1), "s4.pt",
-        ...                        "torchscript")                    # doctest: +SKIP
+        >>> setup = prepare_export(create_model("s4_deblurnet", num_blocks=1),
+        ...                        "s4.pt")                          # doctest: +SKIP
         >>> setup.example_batch.shape                                 # doctest: +SKIP
         torch.Size([1, 3, 65, 97])
     """
@@ -233,7 +226,7 @@ def prepare_export(model: nn.Module, path: str | os.PathLike, fmt: str, *,
     target = Path(path)
     if not overwrite and target.exists():
         raise OutputExistsError(target)
-    kind = check_exportable(model, fmt)
+    kind = check_exportable(model)
     model = model.eval().float().cpu()
     wrapper = ExportWrapper(model, clamp=kind == "generator").eval()
     pad_multiple = pad_multiple_of(model)
@@ -260,98 +253,59 @@ def first_error_line(exc: BaseException) -> str:
 
 def export_metadata(model: nn.Module, *, kind: str, fmt: str,
                     example: tuple[int, int], receptive_field: int | None,
-                    extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """String metadata stored in an exported file.
+                    extra: dict[str, Any] | None = None) -> ModelFileInfo:
+    """The :class:`~deblurkit.models.files.ModelFileInfo` stored in an exported file.
 
-    Keys: ``deblurkit_name``, ``deblurkit_kwargs`` (JSON), ``deblurkit_kind``,
-    ``deblurkit_version``, ``metadata_version``, ``format``, ``input_layout``, ``input_range``,
-    ``output_range``, ``output_clamped``, ``pad_multiple``, ``min_size``, ``example_size``
-    and ``receptive_field`` (only when known).
+    Args:
+        model: the exported network (its ``deblurkit_name`` / ``deblurkit_kwargs``).
+        kind: its registry kind.
+        fmt: ``"onnx"`` or ``"torchscript"``.
+        example: ``(H, W)`` of the traced example.
+        receptive_field: the measured receptive field (None: not stored).
+        extra: further keys (values that are not strings are stored as JSON).
+
+    Returns:
+        The description; ``.to_strings()`` is what the file holds.
+
+    Example:
+        >>> from deblurkit.models import create_model
+        >>> info = export_metadata(create_model("s4_deblurnet", num_blocks=1),
+        ...                        kind="generator", fmt="onnx", example=(65, 97),
+        ...                        receptive_field=None)
+        >>> info.to_strings()["example_size"]
+        '65x97'
     """
     from deblurkit import __version__
 
     pad_multiple = pad_multiple_of(model)
-    generator = kind == "generator"
-    data = {
-        "deblurkit_name": str(getattr(model, "deblurkit_name", "") or type(model).__name__),
-        "deblurkit_kwargs": json.dumps(getattr(model, "deblurkit_kwargs", {}) or {},
-                                       sort_keys=True),
-        "deblurkit_kind": kind,
-        "deblurkit_version": str(__version__),
-        "metadata_version": str(METADATA_VERSION),
-        "format": fmt,
-        "input_layout": "NCHW, float32, RGB",
-        "input_range": "[0, 1]",
-        "output_layout": "NCHW, float32, RGB" if generator else "N, float32, P(blurred)",
-        "output_range": "[0, 1]",
-        "output_clamped": "true" if generator else "false",
-        "pad_multiple": str(pad_multiple),
+    return ModelFileInfo(
+        name=str(getattr(model, "deblurkit_name", "") or type(model).__name__),
+        kwargs=dict(getattr(model, "deblurkit_kwargs", {}) or {}), kind=kind, format=fmt,
+        pad_multiple=pad_multiple,
         # the graph pads with reflection, which needs a pad smaller than the side; smaller
-        # inputs must be padded by the caller (OnnxBackend does, exactly as eager PyTorch)
-        "min_size": str(pad_multiple),
-        "example_size": f"{example[0]}x{example[1]}",
-    }
-    if receptive_field is not None:
-        data["receptive_field"] = str(int(receptive_field))
-    for key, value in (extra or {}).items():
-        data[str(key)] = value if isinstance(value, str) else json.dumps(value)
-    return data
+        # inputs must be padded by the caller (the backends do, exactly as eager PyTorch)
+        min_size=pad_multiple, example_size=example, receptive_field=receptive_field,
+        deblurkit_version=str(__version__),
+        extra={str(k): v if isinstance(v, str) else json.dumps(v)
+               for k, v in (extra or {}).items()})
 
 
 def measure_receptive_field_or_none(model: nn.Module, kind: str) -> int | None:
     """The generator's receptive field measured by
-    :func:`deblurkit.inference.backends.measure_receptive_field` (None for the classifier or
-    when the measurement fails), stored in the file for the tiler."""
+    :func:`deblurkit.models.receptive_field.measure_receptive_field` (None for the classifier
+    or when the measurement fails), stored in the file for the tiler."""
+    from deblurkit.models.receptive_field import measure_receptive_field
+
     if kind != "generator":
         return None
     known = getattr(model, "receptive_field", None)
     if isinstance(known, int):
         return known
     try:
-        from deblurkit.inference.backends import measure_receptive_field
-    except ImportError:
-        return None
-    try:
         return int(measure_receptive_field(model, pad_multiple=pad_multiple_of(model)))
     except (RuntimeError, MemoryError, ValueError) as exc:
         logger.warning("receptive field not measured (%s); not stored", exc)
         return None
-
-
-def load_model_spec(spec: str | os.PathLike) -> nn.Module:
-    """The model to export: ``"default"`` / ``"default_selector"`` (the bundled weights,
-    :mod:`deblurkit.pretrained`), a registered name (untrained weights, with a warning) or a
-    ``.safetensors`` file written by :func:`deblurkit.models.weights.save_model`.
-
-    Raises:
-        UserError: an unknown name, an unreadable file, or an already exported file.
-
-    Example:
-        >>> net = load_model_spec("s4_deblurnet")    # doctest: +SKIP
-    """
-    from deblurkit.models import create_model
-
-    from deblurkit.pretrained import BUNDLED, load_bundled
-
-    text = os.fspath(spec)
-    if text in BUNDLED:
-        return load_bundled(text)
-    path = Path(text)
-    suffix = path.suffix.lower()
-    if suffix in (".onnx", ".pt", ".ts", ".pth", ".jit"):
-        raise UserError(f"{text}: give a model name or a .safetensors file saved by deblurkit "
-                        "(this file is not a deblurkit weight file)")
-    if suffix == ".safetensors" or path.is_file():
-        from deblurkit.models.weights import load_model
-
-        if not path.is_file():
-            raise UserError(f"{text}: weight file not found")
-        return load_model(path).eval()
-    model = create_model(text)
-    warnings.warn(f"{text}: exporting UNTRAINED weights (a registered name was given, not a "
-                  "weight file); the exported model will not restore images", UserWarning,
-                  stacklevel=2)
-    return model.eval()
 
 
 @contextlib.contextmanager

@@ -2,8 +2,9 @@
 
 The file holds the whole deblurkit contract (``[0, 1]`` RGB in, ``[0, 1]`` RGB out, padding to
 the network's size multiple and the value-range conversion inside the graph) and carries its
-description in the ONNX ``metadata_props`` (see :func:`deblurkit.export.common.export_metadata`),
-which :class:`deblurkit.inference.onnx_backend.OnnxBackend` reads.
+description in the ONNX ``metadata_props`` (a :class:`~deblurkit.models.files.ModelFileInfo`,
+see :func:`deblurkit.export.common.export_metadata`), which the ONNX Runtime backend of
+:mod:`deblurkit.inference` reads.
 
 Exporters:
 
@@ -40,7 +41,11 @@ from deblurkit.export.common import (INPUT_NAME, OUTPUT_NAME, VERIFY_SEED, VERIF
                                      export_metadata, first_error_line,
                                      measure_receptive_field_or_none, prepare_export,
                                      quiet_tracing, verify_size)
+from deblurkit.models.files import read_onnx_metadata
 from deblurkit.utils.atomic import atomic_path
+
+__all__ = ["DEFAULT_OPSET", "EXPORTERS", "ExportVerificationError", "export_onnx",
+           "max_abs_difference", "onnx_session", "read_onnx_metadata"]
 
 #: Default ONNX opset (supported by the TorchScript-based exporter and ONNX Runtime >= 1.14).
 DEFAULT_OPSET = 17
@@ -131,9 +136,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, opset: int = DEFAU
         The path written.
 
     Raises:
-        UserError: the model cannot be exported (see
-            :data:`~deblurkit.export.common.ONNX_NOT_EXPORTABLE`), the output exists, or the
-            export fails its checks.
+        UserError: the model cannot be exported (a discriminator or feature extractor), the
+            output exists, or the export fails its checks.
 
     Example:
         >>> export_onnx(create_model("s4_deblurnet"), "s4.onnx")   # doctest: +SKIP
@@ -142,7 +146,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, opset: int = DEFAU
 
     if exporter not in EXPORTERS:
         raise UserError(f"unknown ONNX exporter {exporter!r}; use one of {', '.join(EXPORTERS)}")
-    setup = prepare_export(model, path, "onnx", example_size=example_size, overwrite=overwrite,
+    setup = prepare_export(model, path, example_size=example_size, overwrite=overwrite,
                            seed=VERIFY_SEED)
     target, kind, model, wrapper = setup.target, setup.kind, setup.model, setup.wrapper
     example, pad_multiple, generator = setup.example, setup.pad_multiple, setup.generator
@@ -160,7 +164,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, opset: int = DEFAU
     field = measure_receptive_field_or_none(model, kind) if receptive_field else None
     metadata = export_metadata(model, kind=kind, fmt="onnx", example=example,
                                receptive_field=field,
-                               extra={"exporter": exporter, "opset": str(opset)})
+                               extra={"exporter": exporter, "opset": str(opset)}).to_strings()
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -181,21 +185,3 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, opset: int = DEFAU
     with atomic_path(target, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
     return target
-
-
-def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX file (without loading the weights into a session).
-
-    Raises:
-        UserError: the file is missing or not a readable ONNX model.
-    """
-    import onnx
-
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"{file}: ONNX file not found")
-    try:
-        proto = onnx.load(str(file), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends
-        raise UserError(f"{file}: not a readable ONNX file ({exc})") from None
-    return {entry.key: entry.value for entry in proto.metadata_props}

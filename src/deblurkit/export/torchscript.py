@@ -2,8 +2,10 @@
 
 The traced module has the same contract as the ONNX export (``[0, 1]`` RGB in, clamped
 ``[0, 1]`` RGB or ``(B,)`` probabilities out, any batch, height and width; padding inside) and
-runs without deblurkit: ``torch.jit.load(path)(x)``. Its description (the same keys as the ONNX
-``metadata_props``) is stored as the extra file :data:`METADATA_FILE` inside the archive.
+runs without deblurkit: ``torch.jit.load(path)(x)``. Its description (a
+:class:`~deblurkit.models.files.ModelFileInfo`, the same keys as the ONNX ``metadata_props``)
+is stored as the extra file :data:`~deblurkit.models.files.TORCHSCRIPT_METADATA_FILE` inside
+the archive; :func:`~deblurkit.models.files.load_torchscript` reads it back.
 
 Tracing records shape arithmetic (``x.shape`` -> padding amounts, crops) as graph operations,
 so the module works at any size; Python branches on shapes are recorded as taken on the
@@ -29,10 +31,8 @@ from deblurkit.errors import UserError
 from deblurkit.export.common import (VERIFY_SEED, VERIFY_TOLERANCE, export_metadata,
                                      first_error_line, measure_receptive_field_or_none,
                                      prepare_export, quiet_tracing, verify_size)
+from deblurkit.models.files import TORCHSCRIPT_METADATA_FILE
 from deblurkit.utils.atomic import atomic_path
-
-#: Name of the JSON metadata stored inside the TorchScript archive (``_extra_files``).
-METADATA_FILE = "deblurkit.json"
 
 
 def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
@@ -57,8 +57,8 @@ def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
     Raises:
         UserError: the model cannot be exported, the output exists, or verification fails.
     """
-    setup = prepare_export(model, path, "torchscript", example_size=example_size,
-                           overwrite=overwrite, seed=VERIFY_SEED)
+    setup = prepare_export(model, path, example_size=example_size, overwrite=overwrite,
+                           seed=VERIFY_SEED)
     target, kind, model, wrapper = setup.target, setup.kind, setup.model, setup.wrapper
     example, pad_multiple, generator = setup.example, setup.pad_multiple, setup.generator
     name = getattr(model, "deblurkit_name", "model")
@@ -82,45 +82,7 @@ def export_torchscript(model: nn.Module, path: str | os.PathLike, *,
     field = measure_receptive_field_or_none(model, kind) if receptive_field else None
     metadata = export_metadata(model, kind=kind, fmt="torchscript", example=example,
                                receptive_field=field, extra={"torch_version": torch.__version__})
+    stored = {TORCHSCRIPT_METADATA_FILE: json.dumps(metadata.to_strings())}
     with atomic_path(target, overwrite=overwrite) as tmp, quiet_tracing():
-        torch.jit.save(traced, str(tmp), _extra_files={METADATA_FILE: json.dumps(metadata)})
+        torch.jit.save(traced, str(tmp), _extra_files=stored)
     return target
-
-
-def read_torchscript_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata stored by :func:`export_torchscript` (empty for other TorchScript files).
-
-    Raises:
-        UserError: the file is missing or not a TorchScript archive.
-    """
-    _, metadata = load_torchscript(path)
-    return metadata
-
-
-def load_torchscript(path: str | os.PathLike,
-                     map_location: str | torch.device = "cpu") -> tuple[torch.jit.ScriptModule,
-                                                                         dict[str, str]]:
-    """Load a TorchScript file and its deblurkit metadata (``{}`` if it has none).
-
-    Example:
-        >>> module, meta = load_torchscript("s4.pt")     # doctest: +SKIP
-        >>> int(meta["pad_multiple"])                      # doctest: +SKIP
-        4
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"{file}: TorchScript file not found")
-    extra = {METADATA_FILE: ""}
-    try:
-        with quiet_tracing():
-            module = torch.jit.load(str(file), map_location=map_location, _extra_files=extra)
-    except Exception as exc:  # RuntimeError / ValueError on bad archives
-        raise UserError(f"{file}: not a readable TorchScript file ({exc})") from None
-    raw = extra[METADATA_FILE]
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8")
-    try:
-        metadata = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        metadata = {}
-    return module, metadata

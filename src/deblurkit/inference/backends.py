@@ -11,13 +11,18 @@ Besides the call, a backend tells the tiler two things about its network:
   and start on multiples of it, so a tiled network sees exactly the pixel grid it would see
   on the whole image.
 - ``receptive_field``: how far (in pixels, a square's side) an output pixel looks into the
-  input, measured once per model by :func:`measure_receptive_field`; None when unknown.
+  input, measured once per model by
+  :func:`~deblurkit.models.receptive_field.measure_receptive_field`; None when unknown.
+
+Exported files (:class:`TorchScriptBackend` here, ONNX in
+:mod:`deblurkit.inference.onnx_backend`) describe themselves with a
+:class:`~deblurkit.models.files.ModelFileInfo`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import os
 import weakref
 from typing import Protocol, runtime_checkable
 
@@ -26,18 +31,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deblurkit.errors import UserError
+from deblurkit.models.files import ModelFileInfo, load_torchscript
+from deblurkit.models.receptive_field import measure_receptive_field
+
+__all__ = ["DEVICES", "DTYPES", "Backend", "TorchBackend", "TorchScriptBackend", "check_dtype",
+           "measure_receptive_field", "pad_small_input", "resolve_device"]
 
 #: Names accepted for ``dtype`` and the torch dtype each one computes in.
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
                                   "fp16": torch.float16}
 #: Accepted ``device`` values besides explicit torch device strings such as ``"cuda:1"``.
 DEVICES = ("auto", "cpu", "cuda")
-#: Side of the square random probe used by :func:`measure_receptive_field`.
-RF_PROBE_SIZE = 128
-#: Fraction of the centre pixel's input-gradient mass allowed outside the receptive field.
-RF_MASS_TOLERANCE = 1e-3
-#: Seed of the receptive-field probe image (the result is deterministic per model).
-RF_PROBE_SEED = 0
 
 
 @runtime_checkable
@@ -102,62 +106,6 @@ def check_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "fp16" and device.type != "cuda":
         raise UserError("dtype fp16 needs a CUDA device; on the CPU use bf16 or fp32")
     return DTYPES[dtype]
-
-
-def measure_receptive_field(model: nn.Module, *, pad_multiple: int = 1,
-                            probe_size: int = RF_PROBE_SIZE,
-                            tolerance: float = RF_MASS_TOLERANCE,
-                            device: str | torch.device = "cpu") -> int:
-    """Empirical receptive field of an image-to-image network, from its impulse response.
-
-    The gradient of the centre output pixel (summed over channels) with respect to the input
-    is taken on a seeded uniform-random probe image (a random image rather than a flat one so
-    that ReLUs are not all in the same state). The receptive field is the side ``2 r + 1`` of
-    the smallest centred square that holds all but ``tolerance`` of the gradient's absolute
-    mass. Networks with a finite support report exactly it when the outermost ring holds more
-    than ``tolerance`` of the mass (always the case for plain conv stacks); networks whose
-    support is unbounded (pyramids, bilinear upsampling, global pooling) report their
-    *effective* field. A result equal to the probe size means "at least the probe size".
-
-    Args:
-        model: the network, ``[0, 1]`` in and out; run in fp32 with its current weights.
-        pad_multiple: the probe side is rounded up to this multiple.
-        probe_size: side of the probe image.
-        tolerance: fraction of gradient mass allowed outside the square.
-        device: where to run the probe.
-
-    Returns:
-        The receptive field side in pixels (odd unless capped at the probe size).
-
-    Example:
-        >>> net = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 5, padding=2))
-        >>> measure_receptive_field(net)
-        7
-    """
-    multiple = max(1, int(pad_multiple))
-    size = max(multiple, math.ceil(probe_size / multiple) * multiple)
-    generator = torch.Generator().manual_seed(RF_PROBE_SEED)
-    probe = torch.rand(1, 3, size, size, generator=generator).to(device)
-    centre = size // 2
-    with torch.inference_mode(False), torch.enable_grad():
-        probe = probe.clone().requires_grad_(True)
-        output = model(probe)
-        (grad,) = torch.autograd.grad(output[0, :, centre, centre].sum(), probe)
-    mass = grad.detach().abs().sum(dim=(0, 1)).double().cpu()
-    total = float(mass.sum())
-    if total == 0.0:
-        return 1
-    # cumulative mass inside squares of radius r, from a 2-D prefix sum
-    prefix = torch.zeros(size + 1, size + 1, dtype=torch.float64)
-    prefix[1:, 1:] = mass.cumsum(0).cumsum(1)
-    for radius in range(size):
-        lo, hi = centre - radius, centre + radius + 1
-        if lo < 0 or hi > size:
-            return size
-        inside = float(prefix[hi, hi] - prefix[lo, hi] - prefix[hi, lo] + prefix[lo, lo])
-        if total - inside <= tolerance * total:
-            return 2 * radius + 1
-    return size
 
 
 # receptive fields measured so far, per model object (weights change it, so not per name)
@@ -261,28 +209,39 @@ class TorchScriptBackend(TorchBackend):
     """A TorchScript file (``deblurkit export --format torchscript``) run like
     :class:`TorchBackend`.
 
-    ``pad_multiple`` and ``receptive_field`` come from the file's deblurkit metadata
-    (1 and measured when absent); inputs too small for the graph's reflection padding are
-    padded as eager PyTorch would (:func:`pad_small_input`).
+    ``pad_multiple`` and ``receptive_field`` come from the file's
+    :class:`~deblurkit.models.files.ModelFileInfo` (1 and measured when absent); inputs too
+    small for the graph's reflection padding are padded as eager PyTorch would
+    (:func:`pad_small_input`).
 
     Args:
         path: the ``.pt`` / ``.ts`` file.
         device, dtype, channels_last: as for :class:`TorchBackend`.
+
+    Attributes:
+        info: the file's :class:`~deblurkit.models.files.ModelFileInfo`.
+        metadata: the same as stored (strings).
+
+    Raises:
+        UserError: the file is missing or not TorchScript; unknown device or dtype.
+
+    Example:
+        >>> backend = TorchScriptBackend("s4.pt", device="cpu")   # doctest: +SKIP
+        >>> backend.info.kind                                       # doctest: +SKIP
+        'generator'
     """
 
     name = "torchscript"
 
-    def __init__(self, path, device: str | torch.device = "auto", dtype: str = "fp32",
-                 channels_last: bool = True) -> None:
-        from deblurkit.export.torchscript import load_torchscript
-
+    def __init__(self, path: str | os.PathLike, device: str | torch.device = "auto",
+                 dtype: str = "fp32", channels_last: bool = True) -> None:
         resolved = resolve_device(device)
         module, self.metadata = load_torchscript(path, map_location=resolved)
+        self.info = ModelFileInfo.from_strings(self.metadata, source=path)
         super().__init__(module, device=resolved, dtype=dtype, channels_last=channels_last)
-        self.pad_multiple = max(1, int(self.metadata.get("pad_multiple", 1) or 1))
-        field = self.metadata.get("receptive_field")
-        if field:
-            _RF_CACHE[self.model] = int(field)
+        self.pad_multiple = self.info.pad_multiple
+        if self.info.receptive_field:
+            _RF_CACHE[self.model] = self.info.receptive_field
 
     def __call__(self, batch: Tensor) -> Tensor:
         x, size = pad_small_input(batch, self.pad_multiple)

@@ -1,9 +1,10 @@
 """Run an exported ``.onnx`` file with ONNX Runtime behind the Backend protocol.
 
-The file's ``metadata_props`` (written by :func:`deblurkit.export.onnx.export_onnx`) give the
-size multiple, the smallest side the graph's reflection padding supports and the receptive
-field; a foreign ONNX file without them is run as is (``pad_multiple = 1``, receptive field
-unknown) as long as it takes one ``(B, 3, H, W)`` float input.
+The file's ``metadata_props`` (a :class:`~deblurkit.models.files.ModelFileInfo`, written by
+``deblurkit export``) give the size multiple, the smallest side the graph's reflection padding
+supports and the receptive field; a foreign ONNX file without them is run as is
+(``pad_multiple = 1``, receptive field unknown) as long as it takes one ``(B, 3, H, W)`` float
+input.
 
 Example:
     >>> backend = OnnxBackend("s4.onnx", threads=2)                   # doctest: +SKIP
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from deblurkit.errors import UserError
 from deblurkit.inference.backends import pad_small_input
+from deblurkit.models.files import ModelFileInfo
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,8 @@ class OnnxBackend:
             are padded here by edge replication to the size multiple first, which is exactly
             what eager PyTorch does for them.
         kind: ``"generator"`` or ``"classifier"`` (a classifier returns ``(B,)``).
-        metadata: all ``metadata_props``.
+        info: the file's :class:`~deblurkit.models.files.ModelFileInfo`.
+        metadata: all ``metadata_props`` (strings).
         providers: the providers the session uses.
 
     Shape:
@@ -134,15 +137,15 @@ class OnnxBackend:
                             f"{[(i.name, i.shape) for i in inputs]}")
         self.input_name = inputs[0].name
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.pad_multiple = max(1, int(self.metadata.get("pad_multiple", 1)))
-        self.min_size = int(self.metadata.get("min_size", 1))
-        field = self.metadata.get("receptive_field")
-        self.receptive_field = int(field) if field else None
-        self.kind = self.metadata.get("deblurkit_kind", "generator")
+        self.info = ModelFileInfo.from_strings(self.metadata, source=self.path)
+        self.pad_multiple = self.info.pad_multiple
+        self.min_size = self.info.min_size
+        self.receptive_field = self.info.receptive_field or None
+        self.kind = self.info.kind
         self.providers = self.session.get_providers()
 
     def __repr__(self) -> str:
-        return (f"OnnxBackend({str(self.path)!r}, model={self.metadata.get('deblurkit_name')!r}, "
+        return (f"OnnxBackend({str(self.path)!r}, model={self.info.name or None!r}, "
                 f"providers={self.providers})")
 
     def __call__(self, batch: Tensor) -> Tensor:

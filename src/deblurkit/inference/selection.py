@@ -49,6 +49,9 @@ P = TypeVar("P")
 
 #: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
 SELECT_MODES: tuple[str, ...] = ("all", "classifier", "middle15", "laplacian", "temporal")
+#: Modes that score frames with the frame classifier
+#: (:class:`deblurkit.inference.classifier.FrameClassifier`).
+CLASSIFIER_MODES = frozenset({"classifier", "middle15"})
 #: Scales (area downsampling by 1, 2, 4, 8) of the temporal selector's sharpness features.
 TEMPORAL_SCALES = 4
 #: Default decision threshold on the score (``score >= threshold`` -> blurred).
@@ -548,6 +551,21 @@ class TemporalSelector(Selector[P]):
                                  classify_seconds=seconds)
 
 
+def load_temporal_selector() -> TemporalModel:
+    """The bundled :class:`TemporalModel` (:func:`deblurkit.pretrained.temporal_selector_path`).
+
+    Raises:
+        UserError: the file is missing from this installation.
+
+    Example:
+        >>> load_temporal_selector().window
+        15
+    """
+    from deblurkit.pretrained import temporal_selector_path
+
+    return TemporalModel.load(temporal_selector_path())
+
+
 def clip_features(frames: list[np.ndarray], model_window: int = DEFAULT_LAPLACIAN_WINDOW,
                   quantile: float = DEFAULT_LAPLACIAN_QUANTILE,
                   scales: int = TEMPORAL_SCALES) -> np.ndarray:
@@ -598,8 +616,6 @@ def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None
                                  to_rgb)
     if mode == "temporal":
         if temporal_model is None:
-            from deblurkit.pretrained import load_temporal_selector
-
             temporal_model = load_temporal_selector()
         return TemporalSelector(temporal_model, threshold, to_rgb)
     raise ValueError(f"unknown selection mode {mode!r}; choose from {', '.join(SELECT_MODES)}")

@@ -4,7 +4,7 @@ Rules for each kind of input and output are in docs/io.md. torch is imported laz
 :func:`image_to_tensor` / :func:`tensor_to_image`).
 """
 
-from deblurkit.io.batch import BatchReport, list_images
+from deblurkit.io.batch import BatchReport, folder_images, list_images
 from deblurkit.io.convert import (
     convert_bit_depth,
     from_float,
@@ -26,6 +26,7 @@ __all__ = [
     "ImageInfo",
     "apply_orientation",
     "convert_bit_depth",
+    "folder_images",
     "from_float",
     "image_to_tensor",
     "list_images",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from deblurkit.errors import ImageReadError, UserError
 from deblurkit.io.formats import IMAGE_SUFFIXES
+from deblurkit.utils.sorting import natural_key
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -19,11 +20,30 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _images_in_folder(folder: Path, recursive: bool) -> list[Path]:
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
+def folder_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """The image files of an existing folder, in natural order of their relative path.
+
+    Image files have a suffix of :data:`IMAGE_SUFFIXES` (case-insensitive); hidden files and
+    folders (name starting with ``.``) are skipped. Natural order compares digit runs by
+    value (``frame2`` before ``frame10``: :func:`deblurkit.utils.sorting.natural_key`), the
+    one file order of the toolkit.
+
+    Args:
+        folder: the folder (it must exist).
+        recursive: search sub-folders too.
+
+    Returns:
+        Paths built from ``folder`` (not resolved); an empty list if there is no image.
+
+    Example:
+        >>> folder_images("shots")          # doctest: +SKIP
+        [PosixPath('shots/frame2.png'), PosixPath('shots/frame10.png')]
+    """
+    root = Path(folder)
+    candidates = root.rglob("*") if recursive else root.iterdir()
     found = [p for p in candidates
-             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _is_hidden(p, folder)]
-    return sorted(found, key=lambda p: p.as_posix())
+             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _is_hidden(p, root)]
+    return sorted(found, key=lambda p: natural_key(p.relative_to(root).as_posix()))
 
 
 def list_images(inputs: Sequence[str | os.PathLike], *, recursive: bool = True) -> list[Path]:
@@ -31,9 +51,9 @@ def list_images(inputs: Sequence[str | os.PathLike], *, recursive: bool = True) 
 
     - a file is taken as given, whatever its suffix (reading it reports a bad one);
     - a folder gives its image files (suffix in :data:`IMAGE_SUFFIXES`, case-insensitive),
-      searched recursively unless ``recursive=False``, sorted by path; hidden files and
-      folders (name starting with ``.``: our own temporary files, macOS ``._`` files) are
-      skipped;
+      searched recursively unless ``recursive=False``, in natural order of their path
+      (:func:`folder_images`); hidden files and folders (name starting with ``.``: our own
+      temporary files, macOS ``._`` files) are skipped;
     - a pattern with ``*``, ``?`` or ``[`` is expanded with :func:`glob.glob` (``**`` allowed);
       matching files with an image suffix are taken, matching folders are expanded as above.
 
@@ -62,16 +82,16 @@ def list_images(inputs: Sequence[str | os.PathLike], *, recursive: bool = True) 
         if path.is_file():
             found = [path]
         elif path.is_dir():
-            found = _images_in_folder(path, recursive)
+            found = folder_images(path, recursive)
             if not found:
                 raise UserError(f"{text}: no image files in this folder "
                                 f"(looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
         elif _GLOB_CHARS & set(text):
             found = []
-            for match in sorted(glob.glob(text, recursive=True)):
+            for match in sorted(glob.glob(text, recursive=True), key=natural_key):
                 candidate = Path(match)
                 if candidate.is_dir():
-                    found.extend(_images_in_folder(candidate, recursive))
+                    found.extend(folder_images(candidate, recursive))
                 elif candidate.suffix.lower() in IMAGE_SUFFIXES:
                     found.append(candidate)
             if not found:

@@ -5,6 +5,14 @@ to 8 bits (dropping the low byte) and cannot write them. Writing is simple enoug
 (every PNG filter can be computed from the unfiltered neighbours, so it vectorizes); decoding
 needs the sequential un-filtering, which FFmpeg does for us through PyAV (a declared
 dependency).
+
+Why not a library encoder: Pillow 13 still refuses ``H x W x 3`` and ``x 4`` uint16 arrays
+("Cannot handle this data type"; only 16-bit gray, mode ``I;16``, round-trips).
+``imagecodecs.png_encode`` (2026.3.6) writes valid 16-bit PNGs that this module decodes
+losslessly, at about the same size and speed, but not the same bytes (other filter choices),
+it has no way to write the iCCP, eXIf and pHYs chunks (the ICC profile, EXIF and dpi kept by
+``write_image``), and it is a 79 MB dependency to pin. This encoder stays; its output is
+checked against Pillow's (independent) and PyAV's decoders in ``tests/test_io.py``.
 """
 
 from __future__ import annotations

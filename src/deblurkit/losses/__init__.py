@@ -27,7 +27,8 @@ Example:
 from deblurkit.losses.adversarial import (GAN_TYPES, FrameBCELoss, GANLoss,
                                           RelativisticAverageGANLoss, frame_bce_loss, gan_loss,
                                           gradient_penalty, relativistic_average_loss)
-from deblurkit.losses.base import REDUCTIONS, build_loss, get_loss_class, list_losses, register_loss
+from deblurkit.losses.base import (LOSSES, REDUCTIONS, build_loss, get_loss_class, list_losses,
+                                   register_loss)
 from deblurkit.losses.contextual import (ContextualLoss, VGGContextualLoss, contextual_loss,
                                          contextual_similarity)
 from deblurkit.losses.perceptual import PERCEPTUAL_PRESETS, PerceptualLoss, perceptual_loss
@@ -36,10 +37,11 @@ from deblurkit.losses.pixel import (CharbonnierLoss, FrequencyL1Loss, HuberLoss,
                                     frequency_l1_loss, huber_loss, l1_loss, mse_loss,
                                     multiscale_pixel_loss)
 
-__all__ = ["GAN_TYPES", "PERCEPTUAL_PRESETS", "REDUCTIONS", "CharbonnierLoss", "ContextualLoss",
-           "FrameBCELoss", "FrequencyL1Loss", "GANLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiScalePixelLoss",
-           "PerceptualLoss", "RelativisticAverageGANLoss", "VGGContextualLoss", "build_loss",
-           "charbonnier_loss", "contextual_loss", "contextual_similarity", "frame_bce_loss", "frequency_l1_loss",
-           "gan_loss", "get_loss_class", "gradient_penalty", "huber_loss", "l1_loss",
-           "list_losses", "mse_loss", "multiscale_pixel_loss", "perceptual_loss",
-           "register_loss", "relativistic_average_loss"]
+__all__ = ["GAN_TYPES", "LOSSES", "PERCEPTUAL_PRESETS", "REDUCTIONS", "CharbonnierLoss",
+           "ContextualLoss", "FrameBCELoss", "FrequencyL1Loss", "GANLoss", "HuberLoss", "L1Loss",
+           "MSELoss", "MultiScalePixelLoss", "PerceptualLoss", "RelativisticAverageGANLoss",
+           "VGGContextualLoss", "build_loss", "charbonnier_loss", "contextual_loss",
+           "contextual_similarity", "frame_bce_loss", "frequency_l1_loss", "gan_loss",
+           "get_loss_class", "gradient_penalty", "huber_loss", "l1_loss", "list_losses",
+           "mse_loss", "multiscale_pixel_loss", "perceptual_loss", "register_loss",
+           "relativistic_average_loss"]

@@ -9,8 +9,9 @@ Every loss of :mod:`deblurkit.losses` is a function holding the computation and 
 - ``weight``: a float multiplying the reduced result (the paper's lambda), default ``1.0``.
 
 Training configs name losses through :func:`build_loss` (``build_loss("charbonnier",
-eps=1e-3, weight=1.0)``); a loss class joins the registry with the :func:`register_loss`
-decorator, which refuses a name given twice.
+eps=1e-3, weight=1.0)``); a loss class joins :data:`LOSSES` (a
+:class:`deblurkit.utils.registry.Registry`) with the :func:`register_loss` decorator, which
+refuses a name given twice.
 
 Example:
     >>> loss = build_loss("l1", weight=0.5)
@@ -27,11 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from deblurkit.errors import UserError
+from deblurkit.utils.registry import Registry
 
 #: The accepted values of every loss's ``reduction`` argument.
 REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 
-_LOSSES: dict[str, type[nn.Module]] = {}
+#: Every loss class, by the name :func:`build_loss` and training configs use.
+LOSSES: Registry[type[nn.Module]] = Registry("loss")
 _ModuleT = TypeVar("_ModuleT", bound=type[nn.Module])
 
 
@@ -85,27 +88,30 @@ def register_loss(name: str) -> Callable[[_ModuleT], _ModuleT]:
         ... class MyLoss(nn.Module): ...
     """
 
-    def decorator(cls: _ModuleT) -> _ModuleT:
-        if name in _LOSSES:
-            raise ValueError(f"loss name {name!r} is already registered "
-                             f"(by {_LOSSES[name].__module__}.{_LOSSES[name].__name__})")
-        _LOSSES[name] = cls
-        return cls
-
-    return decorator
+    return LOSSES.register(name)
 
 
 def list_losses() -> list[str]:
-    """Sorted names accepted by :func:`build_loss`."""
-    return sorted(_LOSSES)
+    """Sorted names accepted by :func:`build_loss`.
+
+    Example:
+        >>> "huber" in list_losses()
+        True
+    """
+    return list(LOSSES.keys())
 
 
 def get_loss_class(name: str) -> type[nn.Module]:
-    """The class registered as ``name``; :class:`UserError` listing the names if unknown."""
-    try:
-        return _LOSSES[name]
-    except KeyError:
-        raise UserError(f"unknown loss {name!r}; choose from {list_losses()}") from None
+    """The class registered as ``name``.
+
+    Raises:
+        UserError: unknown name; the message lists every registered one.
+
+    Example:
+        >>> get_loss_class("l1").__name__
+        'L1Loss'
+    """
+    return LOSSES.get(name)
 
 
 def build_loss(name: str, **kwargs: Any) -> nn.Module:
@@ -135,5 +141,5 @@ def build_loss(name: str, **kwargs: Any) -> nn.Module:
         raise UserError(f"loss {name!r}: {error}") from None
 
 
-__all__ = ["REDUCTIONS", "build_loss", "check_reduction", "check_same_shape", "check_weight",
-           "get_loss_class", "list_losses", "reduce_loss", "register_loss"]
+__all__ = ["LOSSES", "REDUCTIONS", "build_loss", "check_reduction", "check_same_shape",
+           "check_weight", "get_loss_class", "list_losses", "reduce_loss", "register_loss"]

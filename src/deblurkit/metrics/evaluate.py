@@ -1,11 +1,15 @@
 """Score a folder of restored (or blurred) images against a folder of sharp ones.
 
-Pairs are matched by relative path *without* the suffix, so ``a/001.png`` pairs with
-``a/001.jpg``. Nothing is dropped silently: a file present on one side only is ``missing``; an
-unreadable file, an ambiguous name (``001.png`` and ``001.jpg`` on the same side), a size or
-channel mismatch is ``failed``; both are listed in the result, and the result's
-``exit_code`` is 1 when there is any. Means are over the scored pairs only, with their count.
-The JSON written by :meth:`EvalResult.as_dict` is a contract (``docs/metrics.md``).
+Pairing is :mod:`deblurkit.data.pairs`' (the one pairing module, shared with the training
+datasets): files are matched by relative path *without* the suffix, so ``a/001.png`` pairs
+with ``a/001.jpg``, and everything is in natural order (``frame2`` before ``frame10``).
+Nothing is dropped silently (the failure rule of :mod:`deblurkit.data.pairs`, applied as a
+batch): a file present on one side only is ``missing``; an ambiguous name (``001.png`` and
+``001.jpg`` on the same side), a GoPro scene without its blurred or sharp folder, an
+unreadable file, a size or channel mismatch is ``failed``; all are listed in the result, and
+the result's ``exit_code`` is 1 when there is any. Means are over the scored pairs only, with
+their count. The JSON written by :meth:`EvalResult.as_dict` is a contract
+(``docs/metrics.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from deblurkit import __version__
+from deblurkit.data.pairs import Matching, gopro_matching, match_folders
 from deblurkit.errors import ImageReadError, UserError
+from deblurkit.utils.sorting import natural_key
 from deblurkit.metrics.config import MetricConfig
 from deblurkit.metrics.reference import MetricInputError, psnr_ssim
 
@@ -79,9 +85,10 @@ class EvalResult:
     """Everything :func:`evaluate_folders` found: scores, missing and failed pairs, conventions.
 
     Attributes:
-        images: scored pairs, sorted by path.
-        missing: files present on one side only.
-        failed: pairs that could not be scored (unreadable, ambiguous, size/channel mismatch).
+        images: scored pairs, in natural order of path.
+        missing: files present on one side only, in natural order of path.
+        failed: pairs that could not be scored (unreadable, ambiguous, size/channel mismatch,
+            a GoPro scene's folder missing), in natural order of path.
         config: the conventions used.
         model: what produced the restored images (``"identity"``: the blurred input itself).
         blur_dir, sharp_dir: the two folders.
@@ -173,35 +180,6 @@ class EvalResult:
         return json.dumps(self.as_dict(), indent=2, allow_nan=False) + "\n"
 
 
-def _relative_key(path: Path, root: Path) -> tuple[str, str]:
-    relative = path.relative_to(root)
-    return relative.with_suffix("").as_posix(), relative.as_posix()
-
-
-def _index_folder(root: Path, side: str,
-                  failed: list[FailedPair]) -> dict[str, tuple[str, Path]]:
-    """Map key (relative path without suffix) -> (relative path, file); ambiguous keys -> failed."""
-    from deblurkit.io import list_images
-
-    groups: dict[str, list[tuple[str, Path]]] = {}
-    root_abs = Path(os.path.abspath(root))
-    try:
-        files = list_images([root], recursive=True)
-    except UserError:  # an existing folder without images: its counterparts are "missing"
-        files = []
-    for path in files:
-        key, relative = _relative_key(Path(os.path.abspath(path)), root_abs)
-        groups.setdefault(key, []).append((relative, path))
-    index = {}
-    for key, entries in groups.items():
-        if len(entries) > 1:
-            names = ", ".join(sorted(rel for rel, _ in entries))
-            failed.append(FailedPair(key, f"ambiguous in {side} folder: {names}"))
-        else:
-            index[key] = entries[0]
-    return index
-
-
 def _describe_channels(channels: int) -> str:
     return {1: "grey", 3: "RGB"}.get(channels, f"{channels} channels")
 
@@ -275,16 +253,12 @@ def evaluate_folders(blur_dir: str | os.PathLike, sharp_dir: str | os.PathLike,
         >>> result = evaluate_folders("blur", "sharp")   # doctest: +SKIP
         >>> result.mean_psnr, result.count, result.missing   # doctest: +SKIP
     """
-    cfg = MetricConfig() if config is None else config
     blur_root, sharp_root = Path(blur_dir), Path(sharp_dir)
     for root in (blur_root, sharp_root):
         if not root.is_dir():
             raise UserError(f"{root}: not a folder")
-    failed: list[FailedPair] = []
-    blur_index = _index_folder(blur_root, "blur", failed)
-    sharp_index = _index_folder(sharp_root, "sharp", failed)
-    return _evaluate_index(blur_index, sharp_index, failed, cfg, restore, model, wrap,
-                           blur_dir=str(blur_root), sharp_dir=str(sharp_root))
+    return _evaluate_matching(match_folders(blur_root, sharp_root), blur_root, config, restore,
+                              model, wrap, blur_dir=str(blur_root), sharp_dir=str(sharp_root))
 
 
 def evaluate_gopro(root: str | os.PathLike, split: str = "test", blur_folder: str = "blur",
@@ -294,72 +268,70 @@ def evaluate_gopro(root: str | os.PathLike, split: str = "test", blur_folder: st
                    ) -> EvalResult:
     """Score a GoPro-layout dataset: ``root/<split>/<scene>/{<blur_folder>,sharp}/*``.
 
-    The same rules as :func:`evaluate_folders`, scene by scene; paths in the result are
-    ``<scene>/<name>``. This is the layout of GoPro (Nah et al. 2017) and of the data
-    ``deblurkit synth`` writes.
+    The scenes are found and paired by :func:`deblurkit.data.pairs.gopro_matching`, the
+    discovery the training datasets use (``gopro_pairs``); paths in the result are
+    ``<scene>/<name>``. A scene without ``<blur_folder>`` or ``sharp`` is reported as failed
+    (``<scene>/<folder>: folder not found``) and its other files as missing. This is the
+    layout of GoPro (Nah et al. 2017), of the data ``deblurkit synth`` writes and of
+    ``make realval``.
 
     Args:
         root: dataset root (holding ``train/`` and ``test/``).
-        split: ``"test"`` (default) or ``"train"``.
+        split: ``"test"`` (default) or ``"train"`` (any split folder name).
         blur_folder: ``"blur"`` or GoPro's ``"blur_gamma"``; recorded in the result.
         config, restore, model, wrap: as :func:`evaluate_folders`.
 
+    Returns:
+        An :class:`EvalResult` with ``dataset`` set (check ``exit_code``).
+
     Raises:
-        UserError: ``root/<split>`` is not a folder or holds no scene with both folders.
+        UserError: a bad split or blur folder name, ``root/<split>`` is not a folder or has
+            no scene folder.
+
+    Example:
+        >>> evaluate_gopro("GOPRO_Large", "test", "blur_gamma").mean_psnr   # doctest: +SKIP
     """
-    cfg = MetricConfig() if config is None else config
     split_dir = Path(root) / split
-    if not split_dir.is_dir():
-        raise UserError(f"{split_dir}: not a folder (expected the GoPro layout "
-                        f"<root>/<split>/<scene>/{{{blur_folder},sharp}}/)")
-    scenes = sorted(d for d in split_dir.iterdir()
-                    if (d / blur_folder).is_dir() or (d / "sharp").is_dir())
-    if not scenes:
-        raise UserError(f"{split_dir}: no <scene>/{blur_folder} and <scene>/sharp folders")
-    failed: list[FailedPair] = []
-    blur_index: dict[str, tuple[str, Path]] = {}
-    sharp_index: dict[str, tuple[str, Path]] = {}
-    for scene in scenes:
-        for folder, side, index in ((blur_folder, "blur", blur_index),
-                                    ("sharp", "sharp", sharp_index)):
-            scene_failed: list[FailedPair] = []
-            found = _index_folder(scene / folder, side, scene_failed) \
-                if (scene / folder).is_dir() else {}
-            index.update({f"{scene.name}/{key}": (f"{scene.name}/{rel}", path)
-                          for key, (rel, path) in found.items()})
-            failed += [dataclasses.replace(f, path=f"{scene.name}/{f.path}")
-                       for f in scene_failed]
-    result = _evaluate_index(blur_index, sharp_index, failed, cfg, restore, model, wrap,
-                             blur_dir=str(split_dir / f"*/{blur_folder}"),
-                             sharp_dir=str(split_dir / "*/sharp"))
+    matching = gopro_matching(root, split, blur_folder)
+    result = _evaluate_matching(matching, split_dir, config, restore, model, wrap,
+                                blur_dir=str(split_dir / f"*/{blur_folder}"),
+                                sharp_dir=str(split_dir / "*/sharp"))
     result.dataset = {"layout": "gopro", "root": str(root), "split": split,
                       "blur_folder": blur_folder}
     return result
 
 
-def _evaluate_index(blur_index: dict[str, tuple[str, Path]],
-                    sharp_index: dict[str, tuple[str, Path]], failed: list[FailedPair],
-                    cfg: MetricConfig, restore: RestoreFn | None, model: str | None,
-                    wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None,
-                    blur_dir: str, sharp_dir: str) -> EvalResult:
-    """Pair two indexes (key -> (relative path, file)), score the pairs, report the rest."""
-    ambiguous = {f.path for f in failed}
-    missing = [MissingPair(rel, "blur", "sharp") for key, (rel, _) in blur_index.items()
-               if key not in sharp_index and key not in ambiguous]
-    missing += [MissingPair(rel, "sharp", "blur") for key, (rel, _) in sharp_index.items()
-                if key not in blur_index and key not in ambiguous]
-    keys = sorted(blur_index.keys() & sharp_index.keys())
-    iterable: Iterable[str] = keys if wrap is None else wrap(keys, len(keys))
+def _evaluate_matching(matching: Matching, root: Path, config: MetricConfig | None,
+                       restore: RestoreFn | None, model: str | None,
+                       wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None,
+                       blur_dir: str, sharp_dir: str) -> EvalResult:
+    """Score a matching's pairs and list its problems (the batch side of the failure rule).
+
+    Args:
+        matching: from :func:`~deblurkit.data.pairs.match_folders` or ``gopro_matching``.
+        root: the folder missing folders are reported relative to.
+        config, restore, model, wrap: as :func:`evaluate_folders`.
+        blur_dir, sharp_dir: the folders recorded in the result.
+    """
+    cfg = MetricConfig() if config is None else config
+    other = {"blur": "sharp", "sharp": "blur"}
+    missing = [MissingPair(u.relative, u.side, other[u.side]) for u in matching.unmatched]
+    failed = [FailedPair(a.key, f"ambiguous in {a.side} folder: {', '.join(a.relatives)}")
+              for a in matching.ambiguous]
+    failed += [FailedPair(folder.relative_to(root).as_posix(), "folder not found")
+               for folder in matching.missing_folders]
+    pairs = matching.pairs
+    iterable: Iterable[Any] = pairs if wrap is None else wrap(pairs, len(pairs))
     images: list[ImageScore] = []
-    for key in iterable:
-        (relative, blur_path), (sharp_relative, sharp_path) = blur_index[key], sharp_index[key]
-        outcome = _score_pair(blur_path, sharp_path, relative, sharp_relative, cfg, restore)
+    for pair in iterable:
+        outcome = _score_pair(pair.blur, pair.sharp, pair.key + pair.blur.suffix,
+                              pair.key + pair.sharp.suffix, cfg, restore)
         (images if isinstance(outcome, ImageScore) else failed).append(outcome)
     if model is None:
         model = IDENTITY_MODEL if restore is None else getattr(restore, "__name__", "custom")
-    return EvalResult(images=images, missing=sorted(missing, key=lambda m: m.path),
-                      failed=sorted(failed, key=lambda f: f.path), config=cfg, model=model,
-                      blur_dir=blur_dir, sharp_dir=sharp_dir)
+    return EvalResult(images=images, missing=sorted(missing, key=lambda m: natural_key(m.path)),
+                      failed=sorted(failed, key=lambda f: natural_key(f.path)), config=cfg,
+                      model=model, blur_dir=blur_dir, sharp_dir=sharp_dir)
 
 
 def _format_psnr(value: float) -> str:

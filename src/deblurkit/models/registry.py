@@ -1,8 +1,9 @@
-"""A small model registry: names -> builder functions, refusing duplicates.
+"""The model registry: names -> builder functions, refusing duplicates.
 
-Model families register their named variants with :func:`register_model`. The registry does
-not scan packages: the family modules are listed in :data:`FAMILY_MODULES` and imported on the
-first call to :func:`list_models` / :func:`create_model` (so ``import deblurkit`` stays cheap).
+Model families register their named variants with :func:`register_model` into
+:data:`MODELS`, a :class:`deblurkit.utils.registry.Registry` of :class:`ModelEntry`. The
+registry does not scan packages: the family modules are listed in :data:`FAMILY_MODULES` and
+imported on the first lookup or listing (so ``import deblurkit`` stays cheap).
 
 Example:
     >>> from deblurkit.models import create_model, list_models
@@ -23,6 +24,7 @@ from typing import Any
 from torch import nn
 
 from deblurkit.errors import UserError
+from deblurkit.utils.registry import Registry
 
 # Explicit list of family modules (one file per paper / model family).
 FAMILY_MODULES: tuple[str, ...] = (
@@ -31,6 +33,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "deblurkit.models.s3_msdn",
     "deblurkit.models.s4_deblurnet",
     "deblurkit.models.s5_multitask",
+    "deblurkit.models.nafnet",
     "deblurkit.models.discriminators",
     "deblurkit.models.vgg",
     "deblurkit.models.inception_resnet_v2",
@@ -58,8 +61,20 @@ class ModelEntry:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
-_loaded = False
+def _load_families() -> None:
+    for module in FAMILY_MODULES:
+        importlib.import_module(module)
+
+
+def _close_names(name: str, registry: Registry[ModelEntry]) -> str:
+    close = [n for n in registry.keys() if str(name).split("_")[0] in n][:8]
+    return f"; did you mean one of {close}" if close else ""
+
+
+#: Every registered model, by name (the family modules are imported on first use).
+MODELS: Registry[ModelEntry] = Registry("model", loader=_load_families, hint=_close_names,
+                                        footer=" (see `deblurkit models`)",
+                                        origin=lambda entry: entry.builder.__module__)
 
 
 def register_model(name: str, *, kind: str, paper: str,
@@ -77,41 +92,35 @@ def register_model(name: str, *, kind: str, paper: str,
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
     def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model name {name!r} is already registered "
-                             f"(by {_REGISTRY[name].builder.__module__})")
-        _REGISTRY[name] = ModelEntry(name=name, builder=builder, kind=kind, paper=paper,
-                                     defaults=dict(defaults))
+        MODELS.add(name, ModelEntry(name=name, builder=builder, kind=kind, paper=paper,
+                                    defaults=dict(defaults)))
         return builder
 
     return decorator
 
 
-def _load_families() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for module in FAMILY_MODULES:
-        importlib.import_module(module)
-    _loaded = True
-
-
 def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
-    """Sorted names of registered models matching a glob ``pattern`` and optional ``kind``."""
-    _load_families()
-    return sorted(n for n, e in _REGISTRY.items()
-                  if fnmatch.fnmatch(n, pattern) and (kind is None or e.kind == kind))
+    """Sorted names of registered models matching a glob ``pattern`` and optional ``kind``.
+
+    Example:
+        >>> "s1_msed" in list_models("s1_*", kind="generator")
+        True
+    """
+    return [n for n, e in MODELS.items()
+            if fnmatch.fnmatch(n, pattern) and (kind is None or e.kind == kind)]
 
 
 def get_entry(name: str) -> ModelEntry:
-    """The :class:`ModelEntry` for ``name``; a :class:`UserError` listing close names if unknown."""
-    _load_families()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = [n for n in _REGISTRY if name.split("_")[0] in n][:8]
-        hint = f"; did you mean one of {close}" if close else ""
-        raise UserError(f"unknown model {name!r}{hint} (see `deblurkit models`)") from None
+    """The :class:`ModelEntry` for ``name``.
+
+    Raises:
+        UserError: unknown name; the message gives close names and every registered one.
+
+    Example:
+        >>> get_entry("s1_msed").kind
+        'generator'
+    """
+    return MODELS.get(name)
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
@@ -120,6 +129,20 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     The returned module carries ``deblurkit_name`` and ``deblurkit_kwargs`` (the full keyword
     arguments used), which :func:`deblurkit.models.weights.save_model` stores beside the weights
     so that ``load_model(path)`` can rebuild it with nothing else.
+
+    Args:
+        name: a registered name (:func:`list_models`).
+        **kwargs: constructor arguments overriding the variant's defaults.
+
+    Returns:
+        The module.
+
+    Raises:
+        UserError: unknown name, or an argument the builder does not take.
+
+    Example:
+        >>> create_model("s1_msed", num_scales=2).deblurkit_kwargs["num_scales"]
+        2
     """
     entry = get_entry(name)
     arguments = {**entry.defaults, **kwargs}

@@ -72,8 +72,6 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
@@ -331,10 +329,3 @@ def count_macs(model: nn.Module, height: int, width: int, channels: int = 3) -> 
     with torch.no_grad(), counter:
         model(torch.zeros(1, channels, height, width))
     return counter.get_total_flops() // 2
-
-
-def paper_readings() -> dict[str, dict[str, Any]]:
-    """The constructor arguments of the three registered readings of the S4 generator."""
-    return {"text (s4_deblurnet)": {},
-            "table1 (s4_deblurnet_table1)": {"norm": "batch", "downsample": False},
-            "half (s4_deblurnet_half)": {"num_strided": 1}}

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from importlib import resources
 from pathlib import Path
 
@@ -124,25 +123,28 @@ def load_bundled(name: str) -> nn.Module:
 
 
 #: The fitted logistic model of ``deblurkit video --select temporal`` (not a network: see
-#: :class:`deblurkit.inference.selection.TemporalModel`), made by
-#: ``tools/fit_temporal_selector.py`` from ``configs/data/selector_train.yaml``'s clips.
+#: :class:`deblurkit.inference.selection.TemporalModel`, whose ``load_temporal_selector``
+#: reads it), made by ``tools/fit_temporal_selector.py`` from
+#: ``configs/data/selector_train.yaml``'s clips.
 TEMPORAL_SELECTOR_FILE = "default_temporal_selector.safetensors"
 
 
-def load_temporal_selector() -> Any:
-    """The bundled :class:`~deblurkit.inference.selection.TemporalModel`.
+def temporal_selector_path() -> Path:
+    """Where the bundled temporal frame selector's file is.
 
     Raises:
         UserError: the file is missing from this installation.
-    """
-    from deblurkit.inference.selection import TemporalModel
 
+    Example:
+        >>> temporal_selector_path().name
+        'default_temporal_selector.safetensors'
+    """
     path = Path(str(resources.files(__name__).joinpath(TEMPORAL_SELECTOR_FILE)))
     if not path.is_file():
         raise UserError(f"{path}: bundled temporal frame selector missing from this "
                         "installation (reinstall deblurkit)")
-    return TemporalModel.load(path)
+    return path
 
 
-__all__ = ["BUNDLED", "MODEL_CARD", "REAL_TRAINING_DATA", "TEMPORAL_SELECTOR_FILE", "WeightCard", "bundled_card",
-           "load_bundled", "load_temporal_selector"]
+__all__ = ["BUNDLED", "MODEL_CARD", "REAL_TRAINING_DATA", "TEMPORAL_SELECTOR_FILE", "WeightCard",
+           "bundled_card", "load_bundled", "temporal_selector_path"]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from deblurkit.errors import ImageReadError, UserError
+from deblurkit.inference.selection import CLASSIFIER_MODES
 from deblurkit.serve.config import ServeConfig
 from deblurkit.serve.meter import (Cancelled, MeteredSelector, Ticket, count_passes,
                                    metered_restorer)
@@ -47,8 +48,6 @@ log = logging.getLogger("deblurkit.serve")
 #: A job's states, in order; the last three are final.
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINAL = frozenset({"done", "failed", "cancelled"})
-#: Selection modes that need the frame classifier.
-CLASSIFIER_MODES = frozenset({"classifier", "middle15"})
 #: Bytes copied at a time from an upload to the job's folder.
 CHUNK = 2**20
 #: Longest client file name kept for display.

@@ -7,7 +7,10 @@
 - :mod:`deblurkit.training.checkpoint` -- atomic checkpoints (safetensors + ``state.pt``).
 - :mod:`deblurkit.training.data` -- resumable, distributed data order.
 - :mod:`deblurkit.training.logs` -- progress bar, metrics.csv, TensorBoard, curves.png.
-- :mod:`deblurkit.training.schedules` -- learning-rate schedules of the five papers.
+- :mod:`deblurkit.training.schedules` -- learning-rate schedules of the five papers
+  (registry ``SCHEDULES``).
+- :mod:`deblurkit.training.optimizers` -- the optimizers a config may name (``OPTIMIZERS``).
+- :mod:`deblurkit.training.pyramids` -- target pyramids of multi-scale terms (``PYRAMIDS``).
 
 Example:
     >>> from deblurkit.training import load_config, train             # doctest: +SKIP

@@ -36,12 +36,8 @@ from deblurkit.utils.typed import from_dict, to_dict
 TASKS: tuple[str, ...] = ("supervised", "adversarial", "multitask", "classifier")
 #: Mixed precision modes (``TrainConfig.amp``): off, bfloat16 (CPU or CUDA), float16 (CUDA).
 AMP_MODES: tuple[str, ...] = ("off", "bf16", "fp16")
-#: Optimizers accepted by ``OptimConfig.name``.
-OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "sgd")
 #: What a loss term compares (``LossConfig.input``).
 LOSS_INPUTS: tuple[str, ...] = ("final", "scales")
-#: Target pyramids of multi-scale losses (``LossConfig.pyramid``).
-PYRAMIDS: tuple[str, ...] = ("gaussian", "area")
 #: Scheduler stepping interval (``ScheduleConfig.interval``).
 INTERVALS: tuple[str, ...] = ("step", "epoch")
 
@@ -111,7 +107,8 @@ class LossConfig:
         weight: the term's factor (the paper's lambda), passed to the loss as ``weight``.
         input: ``final``: ``loss(restored, sharp)``; ``scales``: ``loss(outputs, targets)``
             over the model's coarse -> fine outputs and a pyramid of the sharp image.
-        pyramid: the target pyramid of ``scales`` terms: ``gaussian`` (S2) or ``area`` (S1).
+        pyramid: the target pyramid of ``scales`` terms, a key of
+            ``deblurkit.training.pyramids.PYRAMIDS``: ``gaussian`` (S2) or ``area`` (S1).
         kwargs: other arguments of the loss.
     """
 
@@ -127,7 +124,8 @@ class OptimConfig:
     """Optimizer of the generator (or classifier).
 
     Args:
-        name: ``adam``, ``adamw`` or ``sgd``.
+        name: a key of ``deblurkit.training.optimizers.OPTIMIZERS`` (``adam``, ``adamw``,
+            ``sgd``).
         lr: learning rate.
         betas: Adam betas.
         eps: Adam epsilon.
@@ -148,9 +146,9 @@ class ScheduleConfig:
     """Learning-rate schedule (built by ``deblurkit.training.schedules.build_scheduler``).
 
     Args:
-        name: schedule name (``constant``, ``step``, ``multi_step``,
-            ``constant_then_linear``, ``cyclic_exp_range``, ``cosine``, ``warmup`` ...; see
-            ``deblurkit.training.schedules`` and docs/losses.md).
+        name: a key of ``deblurkit.training.schedules.SCHEDULES`` (``constant``, ``step``,
+            ``multi_step``, ``constant_then_linear``, ``cyclic_exp_range``, ``cosine``,
+            ``warmup``).
         interval: ``step`` (after every optimizer step) or ``epoch`` (after every pass over
             the training data; the papers' epoch-based schedules).
         kwargs: the schedule's arguments (in units of ``interval``).
@@ -413,13 +411,44 @@ def _check_data(data: DataConfig, key: str, source: str) -> None:
         raise UserError(f"{source}: {key}.limit must be >= 1 or null")
 
 
+def _registered_names(config: Config) -> list[tuple[str, Any, str]]:
+    """``(value, registry, key)`` of every config field that names a registered object."""
+    from deblurkit.losses import LOSSES
+    from deblurkit.models.registry import MODELS
+    from deblurkit.training.optimizers import OPTIMIZERS
+    from deblurkit.training.pyramids import PYRAMIDS
+    from deblurkit.training.schedules import SCHEDULES
+
+    names = [(config.model.name, MODELS, "model.name"),
+             (config.optim.name, OPTIMIZERS, "optim.name"),
+             (config.schedule.name, SCHEDULES, "schedule.name")]
+    if config.gan is not None:
+        names.append((config.gan.discriminator.name, MODELS, "gan.discriminator.name"))
+    for i, loss in enumerate(config.losses):
+        names += [(loss.name, LOSSES, f"losses.{i}.name"),
+                  (loss.pyramid, PYRAMIDS, f"losses.{i}.pyramid")]
+    return names
+
+
 def validate_config(config: Config, source: str = "config") -> None:
-    """Cross-field checks that types cannot express; UserError naming the key."""
+    """Cross-field checks that types cannot express; UserError naming the key.
+
+    Every name of a registered object (model, discriminator, optimizer, schedule, loss,
+    pyramid) is checked against its registry's keys, and the message lists them.
+
+    Raises:
+        UserError: ``"<source>: <key>=<value>; choose one of ..."`` or another inconsistency.
+
+    Example:
+        >>> validate_config(replace_path(cfg, "optim.name", "adagrad"))   # doctest: +SKIP
+        UserError: config: optim.name='adagrad'; choose one of adam, adamw, sgd
+    """
     _check_choice(config.task, TASKS, "task", source)
     train = config.train
     _check_choice(train.amp, AMP_MODES, "train.amp", source)
-    _check_choice(config.optim.name, OPTIMIZERS, "optim.name", source)
     _check_choice(config.schedule.interval, INTERVALS, "schedule.interval", source)
+    for value, registry, key in _registered_names(config):
+        _check_choice(value, registry.keys(), key, source)
     if train.steps < 1 and train.epochs is None:
         raise UserError(f"{source}: train.steps must be >= 1")
     if train.epochs is not None and train.epochs < 1:
@@ -436,7 +465,6 @@ def validate_config(config: Config, source: str = "config") -> None:
                         "classifier training only")
     for i, loss in enumerate(config.losses):
         _check_choice(loss.input, LOSS_INPUTS, f"losses.{i}.input", source)
-        _check_choice(loss.pyramid, PYRAMIDS, f"losses.{i}.pyramid", source)
     if not config.losses:
         raise UserError(f"{source}: losses: give at least one loss term")
     if config.task == "multitask":

@@ -22,9 +22,12 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from deblurkit.errors import UserError
 from deblurkit.training.config import DataConfig
+from deblurkit.utils.seeding import child_seed
 
 #: Extra key mixed into the data-order seed so it never equals an augmentation stream.
 DATA_ORDER_KEY = 7
+#: Seed-sequence key of the data loader's private generator (worker base seeds).
+LOADER_KEY = 17
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -180,7 +183,8 @@ class DataStream:
         # A private generator: creating a loader iterator draws a base seed, which must not
         # come from (and shift) the global torch RNG that dropout uses, or a resume that
         # starts mid-epoch would diverge from the straight run.
-        generator = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.epoch)
+        generator = torch.Generator().manual_seed(
+            child_seed(self.sampler.seed, LOADER_KEY, self.epoch))
         loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=self.workers,
                             collate_fn=_collate, persistent_workers=False, generator=generator)
         self._iterator = iter(loader)

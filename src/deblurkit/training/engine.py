@@ -12,6 +12,14 @@ each reads top to bottom and performs exactly one generator (or classifier) opti
   updates on its own task's batch.
 - :func:`classifier_step` -- frame classifier (S4) on logits, accuracy logged.
 
+The loop, :func:`train`, reads top to bottom in small named steps: :func:`resume_checkpoint`
+(with ``--resume``), :func:`build_session`, :func:`restore_session`, :func:`open_run`,
+:func:`validate` at step 0, :func:`run_steps` (each :func:`train_step`, the callbacks,
+:func:`log_step`, and :func:`validate` / :func:`save` when due, until the last step or
+Ctrl-C), a last :func:`validate` unless interrupted, a last :func:`save`, :func:`finish`.
+An interrupted and a finished run end the same way; only a finished one writes
+``summary.json`` and ``curves.png``.
+
 Distributed runs (``torchrun``) wrap the generator in ``DistributedDataParallel``; critics'
 gradients are averaged with one all-reduce per update (they are called in the generator's
 step too, so DDP's one-forward-one-backward contract does not fit them).
@@ -41,6 +49,9 @@ from deblurkit.training.checkpoint import (find_resume_checkpoint, list_checkpoi
 from deblurkit.training.config import (Config, LossConfig, build_config, config_differences,
                                        dump_config, replace_path)
 from deblurkit.training.data import DataStream, make_stream, make_val_loader
+from deblurkit.training.optimizers import build_optimizer
+from deblurkit.training.pyramids import target_pyramid
+from deblurkit.utils.seeding import child_seed, name_key
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +59,8 @@ CONFIG_NAME = "config.yaml"
 SUMMARY_NAME = "summary.json"
 #: Seed-sequence key of the gradient-penalty mixing coefficients.
 GP_KEY = 11
+#: Seed-sequence key of the global torch RNG (dropout) of each process.
+DROPOUT_KEY = 13
 #: Main data stream name for single-dataset tasks.
 MAIN = "main"
 
@@ -168,28 +181,6 @@ class LossTerm:
         return self.module(outputs, target_pyramid(target, len(outputs), self.cfg.pyramid))
 
 
-def target_pyramid(target: Tensor, levels: int, kind: str) -> list[Tensor]:
-    """Coarse -> fine targets for multi-scale terms: S2's Gaussian pyramid or S1's 2x2 means."""
-    if kind == "gaussian":
-        from deblurkit.models.s2_msrn import gaussian_pyramid
-
-        return gaussian_pyramid(target, levels)
-    from deblurkit.models.s1_msed import area_pyramid
-
-    return area_pyramid(target, levels)
-
-
-def build_optimizer(params: Sequence[nn.Parameter], name: str, lr: float,
-                    betas: tuple[float, float], eps: float, weight_decay: float,
-                    momentum: float) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD over ``params``."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-
-
 def build_lr_scheduler(optimizer: torch.optim.Optimizer, config: Config) -> Any:
     from deblurkit.training.schedules import build_scheduler
 
@@ -213,19 +204,6 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """The plain model under DDP / torch.compile / :class:`TrainForward` wrappers."""
-    while True:
-        if hasattr(module, "module"):
-            module = module.module
-        elif hasattr(module, "_orig_mod"):
-            module = module._orig_mod
-        elif isinstance(module, TrainForward):
-            module = module.net
-        else:
-            return module
 
 
 @dataclass
@@ -287,11 +265,15 @@ class Session:
     def gp_rng(self, task: str, d_iter: int) -> np.random.Generator:
         """Stateless generator of the gradient-penalty mix of one critic update."""
         return np.random.default_rng([self.config.train.seed, GP_KEY, self.step, d_iter,
-                                      self.dist.rank, sum(map(ord, task))])
+                                      self.dist.rank, name_key(task)])
 
     @property
     def epoch(self) -> int:
         return next(iter(self.streams.values())).epoch
+
+
+#: ``callback(session, logs)``, called by :func:`train` after every step.
+Callback = Callable[[Session, dict[str, float]], None]
 
 
 # ------------------------------------------------------------------------------------------
@@ -630,8 +612,18 @@ def build_session(config: Config, info: DistInfo, device: torch.device) -> Sessi
     if train.ema > 0:
         session.ema = copy.deepcopy(model).eval()
         set_requires_grad(session.ema, False)
-    torch.manual_seed(train.seed + 1_000_003 * info.rank + 1)  # dropout stream per process
+    seed_dropout(session)
     return session
+
+
+def seed_dropout(session: Session) -> None:
+    """Seed the global torch RNG (dropout) of this process at this step.
+
+    Fresh runs, and resumed distributed runs (the checkpoint holds rank 0's RNG state only),
+    use ``child_seed(seed, DROPOUT_KEY, rank, step)``: one independent stream per process.
+    """
+    torch.manual_seed(child_seed(session.config.train.seed, DROPOUT_KEY, session.dist.rank,
+                                 session.step))
 
 
 def session_state(session: Session) -> dict[str, Any]:
@@ -676,8 +668,7 @@ def restore_session(session: Session, checkpoint: dict[str, Any]) -> None:
     session.step = int(checkpoint["step"])
     set_rng_state(checkpoint["rng"])
     if session.dist.enabled:
-        torch.manual_seed(session.config.train.seed + 1_000_003 * session.dist.rank
-                          + session.step)
+        seed_dropout(session)
 
 
 def total_steps(config: Config, session: Session) -> int:
@@ -734,8 +725,7 @@ def prepare_run_dir(config: Config, resume: bool, create: bool = True) -> Path:
     return run_dir
 
 
-def train(config: Config, resume: bool = False,
-          callbacks: Sequence[Callable[[Session, dict[str, float]], None]] = (),
+def train(config: Config, resume: bool = False, callbacks: Sequence[Callback] = (),
           tensorboard: bool = True) -> TrainResult:
     """Run (or resume) the training described by ``config``.
 
@@ -752,6 +742,11 @@ def train(config: Config, resume: bool = False,
     Raises:
         UserError: bad data, bad settings, no checkpoint to resume, corrupt checkpoints.
             A run folder that the failing call created and left empty is removed.
+
+    Example:
+        >>> result = train(load_config("configs/small/s1_han.yaml"))   # doctest: +SKIP
+        >>> result.step, result.metrics["psnr"]                        # doctest: +SKIP
+        (400, 20.9...)
     """
     prepare_run_dir(config, resume, create=False)  # every process fails alike, before joining
     info = init_distributed(config.train.device)
@@ -767,114 +762,187 @@ def train(config: Config, resume: bool = False,
         raise
 
 
-def _train_in(run_dir: Path, config: Config, resume: bool, info: Any, device: Any,
-              callbacks: Sequence[Callable[[Session, dict[str, float]], None]],
-              tensorboard: bool) -> TrainResult:
-    """The body of :func:`train` once the run folder exists."""
-    from deblurkit.training.logs import RunLogger, plot_curves
-
-    checkpoint = find_resume_checkpoint(run_dir) if resume else None
-    if checkpoint is not None:
-        changed = [k for k in config_differences(
-            build_config(_yaml(checkpoint["config"])), config)
-            if not k.startswith(("train.steps", "train.epochs", "train.val_every",
-                                 "train.ckpt_every", "train.log_every",
-                                 "train.keep_checkpoints"))]
-        if changed:
-            logger.warning("resuming with settings that differ from the checkpoint's: %s",
-                           ", ".join(changed))
+def _train_in(run_dir: Path, config: Config, resume: bool, info: DistInfo,
+              device: torch.device, callbacks: Sequence[Callback], tensorboard: bool
+              ) -> TrainResult:
+    """The body of :func:`train` once the run folder exists, top to bottom."""
+    checkpoint = resume_checkpoint(run_dir, config) if resume else None
     session = build_session(config, info, device)
-    steps = total_steps(config, session)
-    if config.train.epochs is not None:
-        config = replace_path(config, "train.steps", steps)
-        session.config = config
+    session.config = config = replace_path(config, "train.steps", total_steps(config, session))
     config_text = dump_config(config)
     if checkpoint is not None:
         restore_session(session, checkpoint)
-    loaders = _val_loaders(config) if info.is_main else {}
-    run_log = None
-    if info.is_main:
-        (run_dir / CONFIG_NAME).write_text(config_text, encoding="utf-8")
-        run_log = RunLogger(run_dir, steps, session.step, tensorboard)
-        if checkpoint is not None:
-            run_log.message(f"resumed from {checkpoint['path']} (step {session.step})")
-    step_fn = STEP_FUNCTIONS[config.task]
-    train_cfg = config.train
-    last_ckpt: Path | None = None
-    last_metrics: dict[str, float] = {}
-    interrupted = False
-
-    def validate() -> None:
-        nonlocal last_metrics
-        if run_log is None or not loaders:
-            return
-        last_metrics, grid = run_validation(session, loaders)
-        run_log.scalars(session.step, session.epoch, "val", last_metrics)
-        if grid is not None:
-            run_log.image(session.step, "val/blurred|restored|sharp", grid)
-        run_log.message(f"step {session.step}: " + ", ".join(
-            f"val {k} {v:.4g}" for k, v in last_metrics.items()))
-
-    def checkpoint_now() -> None:
-        nonlocal last_ckpt
-        if info.is_main:
-            last_ckpt = save_checkpoint(run_dir, session.step, session_models(session),
-                                        session_state(session), config_text,
-                                        train_cfg.keep_checkpoints)
-
+    run = open_run(run_dir, session, config_text, checkpoint, tensorboard)
     if session.step == 0:
-        validate()
-    loss_value = float("nan")
-    t_start = time.perf_counter()
+        validate(session, run)
+    interrupted = run_steps(session, run, callbacks)
+    if not interrupted:
+        validate(session, run)
+    save(session, run)
+    return finish(session, run, interrupted)
+
+
+#: Settings a resumed run may change without a warning.
+_RESUME_FREE_KEYS = ("train.steps", "train.epochs", "train.val_every", "train.ckpt_every",
+                     "train.log_every", "train.keep_checkpoints")
+
+
+@dataclass
+class RunState:
+    """What the loop keeps besides the :class:`Session`: the run folder and its records.
+
+    Args:
+        run_dir: the run folder.
+        config_text: the resolved config (``config.yaml``, copied into every checkpoint).
+        loaders: validation loaders by task (empty on processes other than rank 0).
+        log: the :class:`~deblurkit.training.logs.RunLogger` (None off rank 0).
+        start_step: the step this session started at (0, or the resumed checkpoint's).
+        started: ``time.perf_counter()`` when the steps began.
+        loss: the last step's ``loss``.
+        metrics: the last validation's metrics.
+        checkpoint: the last checkpoint written.
+    """
+
+    run_dir: Path
+    config_text: str
+    loaders: dict[str, Any]
+    log: Any
+    start_step: int
+    started: float = 0.0
+    loss: float = float("nan")
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: Path | None = None
+
+
+def resume_checkpoint(run_dir: Path, config: Config) -> dict[str, Any]:
+    """The newest readable checkpoint of ``run_dir``; warns about changed settings.
+
+    Raises:
+        UserError: no checkpoint, or every one is corrupt.
+    """
+    checkpoint = find_resume_checkpoint(run_dir)
+    changed = [key for key in config_differences(build_config(_yaml(checkpoint["config"])),
+                                                 config)
+               if not key.startswith(_RESUME_FREE_KEYS)]
+    if changed:
+        logger.warning("resuming with settings that differ from the checkpoint's: %s",
+                       ", ".join(changed))
+    return checkpoint
+
+
+def open_run(run_dir: Path, session: Session, config_text: str,
+             checkpoint: dict[str, Any] | None, tensorboard: bool) -> RunState:
+    """Validation loaders, ``config.yaml`` and the logger (rank 0 only) of a run."""
+    from deblurkit.training.logs import RunLogger
+
+    run = RunState(run_dir, config_text, loaders={}, log=None, start_step=session.step)
+    if not session.dist.is_main:
+        return run
+    run.loaders = _val_loaders(session.config)
+    (run_dir / CONFIG_NAME).write_text(config_text, encoding="utf-8")
+    run.log = RunLogger(run_dir, session.config.train.steps, session.step, tensorboard)
+    if checkpoint is not None:
+        run.log.message(f"resumed from {checkpoint['path']} (step {session.step})")
+    return run
+
+
+def train_step(session: Session) -> dict[str, float]:
+    """One optimizer step of the task's step function, then EMA and the lr schedules."""
+    session.epoch_ended = False
+    logs = STEP_FUNCTIONS[session.config.task](session)
+    session.step += 1
+    if session.ema is not None:
+        ema_update(session.ema, session.model, session.config.train.ema)
+    if session.config.schedule.interval == "step" or session.epoch_ended:
+        session.scheduler.step()
+        for scheduler in session.sched_d.values():
+            scheduler.step()
+    return logs
+
+
+def run_steps(session: Session, run: RunState, callbacks: Sequence[Callback]) -> bool:
+    """Train up to ``train.steps``; True when stopped early (Ctrl-C, or a callback's
+    ``KeyboardInterrupt``), after the current step."""
+    train_cfg, steps = session.config.train, session.config.train.steps
+    run.started = time.perf_counter()
     with _StopFlag() as stop:
         try:
             while session.step < steps:
-                session.epoch_ended = False
-                logs = step_fn(session)
-                session.step += 1
-                if session.ema is not None:
-                    ema_update(session.ema, session.model, train_cfg.ema)
-                if config.schedule.interval == "step" or session.epoch_ended:
-                    session.scheduler.step()
-                    for sched in session.sched_d.values():
-                        sched.step()
-                loss_value = logs.get("loss", float("nan"))
+                logs = train_step(session)
+                run.loss = logs.get("loss", float("nan"))
                 for callback in callbacks:
                     callback(session, logs)
-                if run_log is not None:
-                    if train_cfg.log_every and session.step % train_cfg.log_every == 0:
-                        logs["lr"] = session.optimizer.param_groups[0]["lr"]
-                        run_log.scalars(session.step, session.epoch, "train", logs)
-                    run_log.progress(session.step, loss_value)
-                if train_cfg.val_every and session.step % train_cfg.val_every == 0 \
-                        and session.step < steps:
-                    validate()
-                if train_cfg.ckpt_every and session.step % train_cfg.ckpt_every == 0 \
-                        and session.step < steps:
-                    checkpoint_now()
-                if _stop_requested(stop.requested, info, device):
-                    interrupted = True
-                    break
+                log_step(session, run, logs)
+                if _due(train_cfg.val_every, session.step, steps):
+                    validate(session, run)
+                if _due(train_cfg.ckpt_every, session.step, steps):
+                    save(session, run)
+                if _stop_requested(stop.requested, session.dist, session.device):
+                    return True
         except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        checkpoint_now()
-        if run_log is not None:
-            run_log.message(f"interrupted at step {session.step}; checkpoint {last_ckpt}")
-            run_log.close()
-        _finish_distributed(info)
-        return TrainResult(session.step, last_metrics, run_dir, last_ckpt, True)
-    validate()
-    checkpoint_now()
-    if run_log is not None:
-        run_log.close()
-        plot_curves(run_dir)
-        summary = {"step": session.step, "steps_this_session": session.step,
-                   "wall_s": round(time.perf_counter() - t_start, 2), "final_loss": loss_value,
-                   "val": last_metrics, "checkpoint": str(last_ckpt)}
-        (run_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    _finish_distributed(info)
-    return TrainResult(session.step, last_metrics, run_dir, last_ckpt, False)
+            return True
+    return False
+
+
+def _due(every: int, step: int, steps: int) -> bool:
+    """A periodic action (validation, checkpoint) is due after ``step`` (not the last one:
+    the end of the run does both anyway)."""
+    return bool(every) and step % every == 0 and step < steps
+
+
+def log_step(session: Session, run: RunState, logs: dict[str, float]) -> None:
+    """Training scalars every ``log_every`` steps (with the lr), and the progress bar."""
+    if run.log is None:
+        return
+    log_every = session.config.train.log_every
+    if log_every and session.step % log_every == 0:
+        logs["lr"] = session.optimizer.param_groups[0]["lr"]
+        run.log.scalars(session.step, session.epoch, "train", logs)
+    run.log.progress(session.step, run.loss)
+
+
+def validate(session: Session, run: RunState) -> None:
+    """Validate (rank 0, when there is validation data) and log the metrics and image grid."""
+    if run.log is None or not run.loaders:
+        return
+    run.metrics, grid = run_validation(session, run.loaders)
+    run.log.scalars(session.step, session.epoch, "val", run.metrics)
+    if grid is not None:
+        run.log.image(session.step, "val/blurred|restored|sharp", grid)
+    run.log.message(f"step {session.step}: " + ", ".join(
+        f"val {k} {v:.4g}" for k, v in run.metrics.items()))
+
+
+def save(session: Session, run: RunState) -> None:
+    """Write a checkpoint of the current step (rank 0)."""
+    if session.dist.is_main:
+        run.checkpoint = save_checkpoint(run.run_dir, session.step, session_models(session),
+                                         session_state(session), run.config_text,
+                                         session.config.train.keep_checkpoints)
+
+
+def finish(session: Session, run: RunState, interrupted: bool) -> TrainResult:
+    """Close the logs; a finished run also draws its curves and writes ``summary.json``."""
+    if run.log is not None:
+        if interrupted:
+            run.log.message(f"interrupted at step {session.step}; checkpoint {run.checkpoint}")
+        run.log.close()
+        if not interrupted:
+            from deblurkit.training.logs import plot_curves
+
+            plot_curves(run.run_dir)
+            (run.run_dir / SUMMARY_NAME).write_text(json.dumps(summary(session, run), indent=2),
+                                                    encoding="utf-8")
+    _finish_distributed(session.dist)
+    return TrainResult(session.step, run.metrics, run.run_dir, run.checkpoint, interrupted)
+
+
+def summary(session: Session, run: RunState) -> dict[str, Any]:
+    """``summary.json``: final step, steps run by this session (not counting the steps before
+    a resume), wall time of the steps, last loss, last validation and checkpoint."""
+    return {"step": session.step, "steps_this_session": session.step - run.start_step,
+            "wall_s": round(time.perf_counter() - run.started, 2), "final_loss": run.loss,
+            "val": run.metrics, "checkpoint": str(run.checkpoint)}
 
 
 def _stop_requested(local: bool, info: DistInfo, device: torch.device) -> bool:
@@ -902,6 +970,7 @@ def _yaml(text: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-__all__ = ["STEP_FUNCTIONS", "DistInfo", "LossTerm", "Session", "TrainForward", "TrainResult",
-           "adversarial_step", "build_session", "classifier_step", "multitask_step",
-           "supervised_step", "train", "validate_classifier", "validate_restorer"]
+__all__ = ["STEP_FUNCTIONS", "Callback", "DistInfo", "LossTerm", "RunState", "Session",
+           "TrainForward", "TrainResult", "adversarial_step", "build_session", "classifier_step",
+           "multitask_step", "run_steps", "supervised_step", "train", "train_step",
+           "validate_classifier", "validate_restorer"]

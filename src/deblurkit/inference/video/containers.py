@@ -1,0 +1,295 @@
+"""Video containers with PyAV: open the input, choose the output's format, codec and pixel
+format, and set up its streams.
+
+The input's first video stream is restored and its audio streams are copied packet for packet
+(:func:`open_video`); the output is a container chosen by its suffix (:data:`CONTAINERS`) with
+one video stream encoded as :class:`EncodeOptions` says and copies of the audio streams
+(:func:`open_output`), with the input's size, time base and colour tags.
+
+PyAV is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from deblurkit.errors import UserError
+
+__all__ = ["CONTAINERS", "CRF_CODECS", "DEFAULT_CODEC", "DEFAULT_CRF", "FALLBACK_RATE",
+           "MUXER_OPTIONS", "STILL_IMAGE_FORMATS", "YUV420_CODECS", "EncodeOptions",
+           "VideoInput", "VideoOutput", "container_format", "ffmpeg_reason", "input_info",
+           "open_output", "open_video"]
+
+#: Default video codec and quality.
+DEFAULT_CODEC = "libx264"
+DEFAULT_CRF = 18.0
+#: Codecs whose quality is set with a constant rate factor (``crf``).
+CRF_CODECS = frozenset({"libx264", "libx265", "libvpx", "libvpx-vp9", "libaom-av1",
+                        "libsvtav1"})
+#: Codecs for which the output pixel format defaults to 4:2:0 8-bit for player compatibility.
+YUV420_CODECS = frozenset({"libx264", "libx265", "h264", "hevc", "libvpx", "libvpx-vp9",
+                           "libaom-av1", "libsvtav1", "mpeg4"})
+#: Container format per output suffix.
+CONTAINERS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+                              ".webm": "webm", ".avi": "avi"}
+#: Muxer options per container. Matroska/WebM would otherwise shift every timestamp so that
+#: none is negative (AAC priming packets start before 0); we keep the input's timestamps.
+MUXER_OPTIONS: dict[str, dict[str, str]] = {"matroska": {"avoid_negative_ts": "disabled"},
+                                            "webm": {"avoid_negative_ts": "disabled"}}
+#: Frame rate handed to the encoder when the input declares none (rate control only; the
+#: timestamps are the input's).
+FALLBACK_RATE = Fraction(25)
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How the output video is encoded.
+
+    Attributes:
+        codec: FFmpeg encoder name (default ``libx264``; ``ffv1`` for lossless).
+        crf: constant rate factor for the CRF codecs (:data:`CRF_CODECS`; default 18);
+            ignored (and reported as ``None``) for the others.
+        preset: encoder preset (``libx264``: ultrafast ... placebo; default: the encoder's).
+        pix_fmt: output pixel format; ``None`` -> ``yuv420p`` for the codecs in
+            :data:`YUV420_CODECS`, else the input's format when the codec supports it.
+        options: further encoder options (``{"tune": "film"}``, ...).
+        audio: copy the audio streams (True) or drop them (False).
+    """
+
+    codec: str = DEFAULT_CODEC
+    crf: float | None = DEFAULT_CRF
+    preset: str | None = None
+    pix_fmt: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    audio: bool = True
+
+
+def ffmpeg_reason(exc: BaseException) -> str:
+    """One line saying what went wrong (FFmpeg's message without the errno and file name)."""
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(strerror, str) and strerror.strip():
+        return strerror.strip().splitlines()[0]
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@dataclass
+class VideoInput:
+    """An opened input video.
+
+    Attributes:
+        container: the ``av`` input container.
+        video: its first video stream (the one restored).
+        audio: its audio streams (copied packet for packet).
+    """
+
+    container: Any
+    video: Any
+    audio: list[Any]
+
+
+#: FFmpeg demuxers of still pictures (besides the ``*_pipe`` ones): refused as videos.
+STILL_IMAGE_FORMATS = frozenset({"image2", "png", "apng", "jpeg", "webp", "tiff", "bmp"})
+
+
+def open_video(path: str | os.PathLike) -> VideoInput:
+    """Open ``path`` with PyAV and find its first video stream and its audio streams.
+
+    Raises:
+        UserError: missing file, unreadable/corrupt/unsupported container, no video stream, a
+            still image.
+    """
+    import av
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder, expected a video file")
+    try:
+        container = av.open(path, "r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read video: {ffmpeg_reason(exc)}") from None
+    if not container.streams.video:
+        container.close()
+        raise UserError(f"{path}: no video stream")
+    format_names = set((container.format.name or "").split(","))
+    if format_names & STILL_IMAGE_FORMATS or any(n.endswith("_pipe") for n in format_names):
+        container.close()
+        raise UserError(f"{path}: a still image, not a video; restore it with "
+                        "`deblurkit restore`")
+    video = container.streams.video[0]
+    if video.codec_context is None or not video.codec_context.width:
+        container.close()
+        raise UserError(f"{path}: cannot read video: unsupported or unknown video codec")
+    video.thread_type = "AUTO"
+    return VideoInput(container, video, list(container.streams.audio))
+
+
+def container_format(output: Path) -> str:
+    """The FFmpeg container format of an output file, from its suffix (:data:`CONTAINERS`).
+
+    Raises:
+        UserError: an unsupported suffix.
+
+    Example:
+        >>> container_format(Path("out.mkv"))
+        'matroska'
+    """
+    suffix = output.suffix.lower()
+    if suffix not in CONTAINERS:
+        raise UserError(f"{output}: unsupported output suffix {suffix or '(none)'!r}; use one "
+                        f"of {', '.join(sorted(CONTAINERS))}")
+    return CONTAINERS[suffix]
+
+
+def _subsampled(pix_fmt: str) -> bool:
+    """Whether a pixel format halves the chroma resolution (4:2:0, 4:2:2, NV12 ...): such
+    formats need even frame sides."""
+    return any(tag in pix_fmt for tag in ("420", "422", "411", "410", "nv12", "nv21", "nv16",
+                                          "p010", "p016"))
+
+
+def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: Path,
+                    size: tuple[int, int] = (2, 2)) -> str:
+    supported = [f.name for f in (codec.video_formats or [])]
+    width, height = size
+    odd = width % 2 == 1 or height % 2 == 1
+    if options.pix_fmt is not None:
+        if supported and options.pix_fmt not in supported:
+            raise UserError(f"{output}: codec {options.codec} does not support pixel format "
+                            f"{options.pix_fmt!r} (supported: {', '.join(supported)})")
+        if odd and _subsampled(options.pix_fmt):
+            raise UserError(f"{output}: {width}x{height} has an odd side, which "
+                            f"{options.pix_fmt} cannot hold; use --pix-fmt yuv444p or "
+                            "--codec ffv1")
+        return options.pix_fmt
+    if options.codec in YUV420_CODECS and (not supported or "yuv420p" in supported):
+        chosen = "yuv420p"
+    elif not supported or input_fmt in supported:
+        chosen = input_fmt
+    else:
+        chosen = "yuv420p" if "yuv420p" in supported else supported[0]
+    if odd and _subsampled(chosen):
+        # odd sides: a format that keeps every chroma sample (x264: High 4:4:4)
+        full = [f for f in ("yuv444p", "gbrp", "rgb24", "bgr0") if not supported or f in supported]
+        if not full:
+            raise UserError(f"{output}: {width}x{height} has an odd side and codec "
+                            f"{options.codec} has no pixel format without chroma subsampling; "
+                            "use --codec ffv1")
+        return full[0]
+    return chosen
+
+
+@dataclass
+class VideoOutput:
+    """An output video being written.
+
+    Attributes:
+        container: the ``av`` output container (a temporary file beside the target).
+        video: the video stream being encoded.
+        audio: the audio streams, copied from the input's.
+        pix_fmt: the encoder's pixel format.
+        crf: the constant rate factor used (None for codecs without one).
+        audio_streams_copied: how many audio streams are copied.
+    """
+
+    container: Any
+    video: Any
+    audio: list[Any]
+    pix_fmt: str
+    crf: float | None
+    audio_streams_copied: int
+
+
+def open_output(tmp: Path, output: Path, inp: VideoInput,
+                options: EncodeOptions) -> VideoOutput:
+    """Open the output container at ``tmp`` (renamed to ``output`` once written) with a video
+    stream like ``inp``'s (size, time base, colour tags) and copies of its audio streams.
+
+    Raises:
+        UserError: unknown or non-video encoder, a pixel format the codec or the frame size
+            does not allow, audio the container cannot hold (naming ``output``).
+    """
+    import av
+
+    fmt = container_format(output)
+    try:
+        codec = av.codec.Codec(options.codec, "w")
+    except (av.FFmpegError, ValueError) as exc:
+        raise UserError(f"{output}: unknown video encoder {options.codec!r}: "
+                        f"{ffmpeg_reason(exc)}") from None
+    if codec.type != "video":
+        raise UserError(f"{output}: {options.codec!r} is not a video encoder")
+    in_cc = inp.video.codec_context
+    pix_fmt = _choose_pix_fmt(codec, options, in_cc.pix_fmt or "yuv420p", output,
+                              (in_cc.width, in_cc.height))
+    rate = inp.video.average_rate or inp.video.guessed_rate or FALLBACK_RATE
+    container = av.open(os.fspath(tmp), "w", format=fmt,
+                        options=dict(MUXER_OPTIONS.get(fmt, {})))
+    try:
+        try:
+            vstream = container.add_stream(options.codec, rate=rate)
+        except (av.FFmpegError, ValueError) as exc:
+            raise UserError(f"{output}: cannot write {options.codec} video into {fmt}: "
+                            f"{ffmpeg_reason(exc)}") from None
+        vstream.width = in_cc.width
+        vstream.height = in_cc.height
+        vstream.pix_fmt = pix_fmt
+        time_base = inp.video.time_base or Fraction(1, int(round(float(rate) * 1000)))
+        vstream.time_base = time_base
+        vstream.codec_context.time_base = time_base
+        for name in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            with contextlib.suppress(AttributeError, ValueError, TypeError):
+                value = getattr(in_cc, name)
+                if value:
+                    setattr(vstream.codec_context, name, value)
+        enc_options = dict(options.options)
+        crf = None
+        if options.codec in CRF_CODECS and options.crf is not None:
+            crf = float(options.crf)
+            enc_options.setdefault("crf", f"{crf:g}")
+        if options.preset:
+            enc_options.setdefault("preset", options.preset)
+        vstream.codec_context.options = enc_options
+        audio = []
+        if options.audio:
+            for a in inp.audio:
+                try:
+                    audio.append(container.add_stream_from_template(a))
+                except (av.FFmpegError, ValueError) as exc:
+                    raise UserError(f"{output}: cannot copy audio stream #{a.index} "
+                                    f"({a.codec_context.name}) into {fmt}: "
+                                    f"{ffmpeg_reason(exc)}; use another container (.mkv) or "
+                                    "drop audio") from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.close()
+        raise
+    return VideoOutput(container, vstream, audio, pix_fmt, crf, len(audio))
+
+
+def input_info(path: str, inp: VideoInput) -> dict[str, Any]:
+    """The report's description of the input (container, codec, size, rate, audio)."""
+    v = inp.video
+    cc = v.codec_context
+    rate = v.average_rate or v.guessed_rate
+    return {
+        "path": path,
+        "format": inp.container.format.name,
+        "codec": cc.name,
+        "width": cc.width,
+        "height": cc.height,
+        "pix_fmt": cc.pix_fmt,
+        "fps": float(rate) if rate else None,
+        "time_base": str(v.time_base) if v.time_base else None,
+        "audio": [{"index": a.index, "codec": a.codec_context.name,
+                   "sample_rate": a.codec_context.sample_rate,
+                   "channels": a.codec_context.channels if hasattr(a.codec_context, "channels")
+                   else None} for a in inp.audio],
+    }
