@@ -47,8 +47,6 @@ import numpy as np
 
 P = TypeVar("P")
 
-#: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
-SELECT_MODES: tuple[str, ...] = ("all", "classifier", "middle15", "laplacian", "temporal")
 #: Modes that score frames with the frame classifier
 #: (:class:`deblurkit.inference.classifier.FrameClassifier`).
 CLASSIFIER_MODES = frozenset({"classifier", "middle15"})
@@ -576,46 +574,68 @@ def clip_features(frames: list[np.ndarray], model_window: int = DEFAULT_LAPLACIA
                        for i in range(len(values))])
 
 
-def make_selector(mode: str, *, classifier: Callable[[np.ndarray], float] | None = None,
-                  threshold: float | None = None, to_rgb: Callable[[Any], np.ndarray] = _identity,
-                  run_length: int = DEFAULT_RUN_LENGTH,
-                  laplacian_window: int = DEFAULT_LAPLACIAN_WINDOW,
-                  laplacian_quantile: float = DEFAULT_LAPLACIAN_QUANTILE,
-                  laplacian_reference: float | None = None,
-                  temporal_model: TemporalModel | None = None) -> Selector:
+@dataclass(frozen=True)
+class SelectorOptions:
+    """What the selectors of :func:`make_selector` may need (each mode reads its own)."""
+
+    classifier: Callable[[np.ndarray], float] | None = None
+    threshold: float | None = None
+    to_rgb: Callable[[Any], np.ndarray] = _identity
+    run_length: int = DEFAULT_RUN_LENGTH
+    laplacian_window: int = DEFAULT_LAPLACIAN_WINDOW
+    laplacian_quantile: float = DEFAULT_LAPLACIAN_QUANTILE
+    laplacian_reference: float | None = None
+    temporal_model: TemporalModel | None = None
+
+    @property
+    def cut(self) -> float:
+        """The decision threshold (:data:`DEFAULT_THRESHOLD` when none was given)."""
+        return DEFAULT_THRESHOLD if self.threshold is None else float(self.threshold)
+
+    def frame_classifier(self, mode: str) -> Callable[[np.ndarray], float]:
+        if self.classifier is None:
+            raise ValueError(f"selection mode {mode!r} needs a frame classifier")
+        return self.classifier
+
+
+#: How each mode is built (the keys are :data:`SELECT_MODES`).
+_BUILDERS: dict[str, Callable[[SelectorOptions], Selector]] = {
+    "all": lambda o: AllSelector(o.to_rgb),
+    "classifier": lambda o: ClassifierSelector(o.frame_classifier("classifier"), o.cut,
+                                               o.to_rgb),
+    "middle15": lambda o: MiddleOfRunSelector(o.frame_classifier("middle15"), o.cut,
+                                              o.run_length, o.to_rgb),
+    "laplacian": lambda o: LaplacianSelector(o.cut, o.laplacian_window, o.laplacian_quantile,
+                                             o.laplacian_reference, o.to_rgb),
+    "temporal": lambda o: TemporalSelector(o.temporal_model or load_temporal_selector(),
+                                           o.threshold, o.to_rgb),
+}
+#: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
+SELECT_MODES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def make_selector(mode: str, **options: Any) -> Selector:
     """Build the selector for ``mode`` (one of :data:`SELECT_MODES`).
 
     Args:
-        mode: ``"all"``, ``"classifier"``, ``"middle15"`` or ``"laplacian"``.
-        classifier: frame -> ``P(blurred)``; required by ``classifier`` and ``middle15``.
-        threshold: decision threshold (``None`` -> :data:`DEFAULT_THRESHOLD`).
-        to_rgb: payload -> ``H x W x 3`` float32 frame.
-        run_length: run length of ``middle15``.
-        laplacian_window, laplacian_quantile, laplacian_reference: see
-            :class:`LaplacianSelector`.
-        temporal_model: the :class:`TemporalModel` of ``temporal`` (None: the bundled one).
+        mode: ``"all"``, ``"classifier"``, ``"middle15"``, ``"laplacian"`` or ``"temporal"``.
+        options: fields of :class:`SelectorOptions`: ``classifier`` (frame -> ``P(blurred)``;
+            required by ``classifier`` and ``middle15``), ``threshold`` (``None`` -> the
+            mode's default), ``to_rgb`` (payload -> ``H x W x 3`` float32 frame),
+            ``run_length`` (``middle15``), ``laplacian_window`` / ``laplacian_quantile`` /
+            ``laplacian_reference`` (:class:`LaplacianSelector`), ``temporal_model`` (the
+            :class:`TemporalModel` of ``temporal``; None: the bundled one).
 
     Returns:
         A :class:`Selector`.
+
+    Raises:
+        ValueError: unknown mode, or a classifier mode without a classifier.
 
     Example:
         >>> make_selector("laplacian").name
         'laplacian'
     """
-    thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
-    if mode == "all":
-        return AllSelector(to_rgb)
-    if mode in ("classifier", "middle15"):
-        if classifier is None:
-            raise ValueError(f"selection mode {mode!r} needs a frame classifier")
-        if mode == "classifier":
-            return ClassifierSelector(classifier, thr, to_rgb)
-        return MiddleOfRunSelector(classifier, thr, run_length, to_rgb)
-    if mode == "laplacian":
-        return LaplacianSelector(thr, laplacian_window, laplacian_quantile, laplacian_reference,
-                                 to_rgb)
-    if mode == "temporal":
-        if temporal_model is None:
-            temporal_model = load_temporal_selector()
-        return TemporalSelector(temporal_model, threshold, to_rgb)
-    raise ValueError(f"unknown selection mode {mode!r}; choose from {', '.join(SELECT_MODES)}")
+    if mode not in _BUILDERS:
+        raise ValueError(f"unknown selection mode {mode!r}; choose from {', '.join(SELECT_MODES)}")
+    return _BUILDERS[mode](SelectorOptions(**options))
