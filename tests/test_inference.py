@@ -27,6 +27,7 @@ from deblurkit.inference.tiling import (
     auto_tile_size,
     blend_weights,
     estimate_bytes_per_pixel,
+    restore_strips,
     restore_tiled,
     tile_starts,
 )
@@ -176,6 +177,47 @@ def test_tile_equal_to_image_is_exactly_untiled(s1_backend):
     assert torch.equal(restore_tiled(s1_backend, x, 96, 32), s1_backend(x))
     y = _image(50, 70)  # not a multiple of pad_multiple: the tile rounds up to cover it
     assert torch.equal(restore_tiled(s1_backend, y, 70, 16), s1_backend(y))
+
+
+@pytest.mark.parametrize("size,tile,overlap", [((77, 101), 32, 7), ((64, 96), 32, 8),
+                                               ((130, 45), 48, 10), ((40, 40), 64, 8)])
+def test_strips_are_bit_identical_to_tiles_and_never_hold_the_image(size, tile, overlap):
+    backend = TorchBackend(_conv_stack(), device="cpu")
+    x = _image(*size)
+    height, width = size
+    seen, bands = [], []
+    out = torch.full_like(x, -1.0)
+
+    def read(y0, y1, x0, x1):
+        seen.append((y1 - y0, x1 - x0))
+        return x[:, :, y0:y1, x0:x1]
+
+    def write(y0, y1, rows):
+        assert rows.shape == (1, 3, y1 - y0, width)
+        bands.append((y0, y1))
+        out[:, :, y0:y1] = rows
+
+    restore_strips(backend, height, width, read, write, tile, overlap, margin=3)
+    assert torch.equal(out, restore_tiled(backend, x, tile, overlap, margin=3))
+    # bands arrive in order and cover every row once
+    assert bands[0][0] == 0 and bands[-1][1] == height
+    assert all(a[1] == b[0] for a, b in zip(bands, bands[1:]))
+    if tile < max(size):     # tiled: nothing larger than a tile is ever read
+        assert max(h for h, _ in seen) <= tile and max(w for _, w in seen) <= tile
+
+
+def test_restorer_keeps_the_stored_depth_and_matches_float_tiling(s1_backend):
+    rng = np.random.default_rng(5)
+    x16 = rng.integers(0, 65536, (150, 170, 3), dtype=np.uint16)
+    restorer = Restorer(s1_backend, tile=64, overlap=16)
+    out = restorer(x16)
+    assert out.dtype == np.uint16 and out.shape == x16.shape
+    reference = restore_tiled(s1_backend, torch.from_numpy(to_float(x16).transpose(2, 0, 1))[None],
+                              64, 16)
+    expected = from_float(reference[0].permute(1, 2, 0).numpy(), 16)
+    assert np.array_equal(out, expected)
+    grey = x16[:, :, 0]
+    assert restorer(grey).shape == grey.shape and restorer(grey).dtype == np.uint16
 
 
 def test_tiling_rejects_overlap_of_half_the_tile():

@@ -495,3 +495,29 @@ def test_odd_sized_video_keeps_its_size_or_names_the_fix(tmp_path):
                                         "--pix-fmt yuv444p or --codec ffv1"):
         restore_video(src, tmp_path / "o2.mp4", selector=make_selector("all"),
                       deblur=lambda x: x, encode=EncodeOptions(pix_fmt="yuv420p"))
+
+
+def test_ten_bit_video_stays_ten_bit_or_is_warned_about(tmp_path, capsys):
+    src = tmp_path / "deep.mkv"
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 65536, (32, 48, 3), dtype=np.uint16) for _ in range(3)]
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p10le"
+        for f in frames:
+            vf = av.VideoFrame.from_ndarray(f, format="rgb48le").reformat(format="yuv420p10le")
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    out = tmp_path / "out.mp4"                       # libx264 keeps 10 bits
+    restore_video(src, out, selector=make_selector("all"), deblur=lambda x: x)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+        assert sum(1 for _ in c.decode(video=0)) == 3
+    assert "bits per sample" not in capsys.readouterr().err
+    # a codec without a 10-bit format writes 8 bits and says so
+    restore_video(src, tmp_path / "out.mkv", selector=make_selector("all"), deblur=lambda x: x,
+                  encode=EncodeOptions(codec="mpeg4"))
+    err = capsys.readouterr().err
+    assert "has 10 bits per sample (yuv420p10le)" in err and "--codec ffv1" in err

@@ -142,13 +142,14 @@ def restore_file(restorer, src: Path, dst: Path, *, overwrite: bool,
     ``max_pixels``: the decompression-bomb limit of :func:`deblurkit.io.read_image` (None: its
     default)."""
     from deblurkit.errors import OutputExistsError
-    from deblurkit.io import read_image, to_float, write_image
+    from deblurkit.io import read_image, write_image
 
     if dst.exists() and not overwrite:
         raise OutputExistsError(dst)
     image = read_image(src) if max_pixels is None else read_image(src, max_pixels=max_pixels)
     with _tile_bar(restorer, src):
-        restored = restorer(to_float(image.pixels))
+        # in the stored dtype: the restorer never makes a float copy of the picture
+        restored = restorer(image.pixels)
     write_image(dst, restored, alpha=image.alpha, info=image.info, overwrite=overwrite)
 
 

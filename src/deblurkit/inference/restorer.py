@@ -32,6 +32,26 @@ from deblurkit.inference.tiling import DEFAULT_OVERLAP, auto_overlap, auto_tile_
 DEFAULT_TILE_OVERLAP = DEFAULT_OVERLAP
 
 
+class _Checked:
+    """The backend as each tile sees it: with test-time augmentation when asked, refusing a
+    non-finite result (:class:`~deblurkit.errors.ModelOutputError`); tiles are planned on
+    the backend's own ``pad_multiple``."""
+
+    def __init__(self, backend: Backend, tta: int) -> None:
+        self.backend, self.tta = backend, tta
+        self.pad_multiple = getattr(backend, "pad_multiple", 1)
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        from deblurkit.errors import ModelOutputError
+        from deblurkit.inference.tta import self_ensemble
+
+        out = self.backend(batch) if self.tta == 1 else self_ensemble(self.backend, batch,
+                                                                      self.tta)
+        if not bool(torch.isfinite(out).all()):
+            raise ModelOutputError()
+        return out
+
+
 def _is_backend(obj: Any) -> bool:
     return callable(obj) and not isinstance(obj, nn.Module) and hasattr(obj, "pad_multiple")
 
@@ -174,6 +194,10 @@ class Restorer:
                         "a PIL image or a torch tensor")
 
     def _restore_numpy(self, image: np.ndarray) -> np.ndarray:
+        """Restore strip by strip (:func:`~deblurkit.inference.tiling.restore_strips`): the
+        picture stays in its own dtype, only a strip of tiles is ever float32, so memory is
+        the input, the output and one strip, at any size."""
+        from deblurkit.inference.tiling import restore_strips
         from deblurkit.io import from_float, to_float
         from deblurkit.io.convert import bit_depth_of
 
@@ -182,17 +206,34 @@ class Restorer:
         if not (np.issubdtype(image.dtype, np.floating) or image.dtype in (np.uint8, np.uint16)):
             raise TypeError(f"expected uint8, uint16 or float pixels, got {image.dtype}")
         layout = image if image.ndim == 3 else image[:, :, None]
-        channels = layout.shape[2]
+        height, width, channels = layout.shape
         colour_channels = 3 if channels >= 3 else 1
-        colour = to_float(layout[:, :, :colour_channels])
-        rgb = np.repeat(colour, 3, axis=2) if colour_channels == 1 else colour
-        restored = self.restore_array(np.clip(rgb, 0.0, 1.0))
-        if colour_channels == 1:
-            restored = restored.mean(axis=2, keepdims=True, dtype=np.float32)
-        if np.issubdtype(image.dtype, np.floating):
-            out_colour = restored.astype(image.dtype, copy=False)
-        else:
-            out_colour = from_float(restored, bit_depth_of(image.dtype))
+        floating = np.issubdtype(image.dtype, np.floating)
+        out_colour = np.empty((height, width, colour_channels), image.dtype)
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> Tensor:
+            colour = to_float(layout[y0:y1, x0:x1, :colour_channels])
+            rgb = np.repeat(colour, 3, axis=2) if colour_channels == 1 else colour
+            rgb = np.clip(rgb, 0.0, 1.0).transpose(2, 0, 1)
+            return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))[None]
+
+        def write(y0: int, y1: int, rows: Tensor) -> None:
+            restored = np.ascontiguousarray(rows[0].permute(1, 2, 0).cpu().numpy(),
+                                            dtype=np.float32)
+            if colour_channels == 1:
+                restored = restored.mean(axis=2, keepdims=True, dtype=np.float32)
+            out_colour[y0:y1] = (restored.astype(image.dtype, copy=False) if floating
+                                 else from_float(restored, bit_depth_of(image.dtype)))
+
+        tile = self.tile_size()
+        overlap, margin = self.overlap, self.margin
+        if tile is None:                 # one pass over the whole picture
+            tile, overlap = max(height, width), 0
+        elif overlap == "auto":
+            overlap, auto_margin = auto_overlap(self.backend, tile)
+            margin = auto_margin if margin is None else margin
+        restore_strips(_Checked(self.backend, self.tta), height, width, read, write, tile,
+                       int(overlap), margin=margin, progress=self.on_tile)
         if channels in (2, 4):  # alpha passes through untouched
             out = np.concatenate([out_colour, layout[:, :, colour_channels:]], axis=2)
         else:

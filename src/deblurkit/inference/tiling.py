@@ -19,8 +19,11 @@ rounding; :class:`~deblurkit.inference.restorer.Restorer` with ``overlap="auto"`
 ``overlap = receptive_field`` and ``margin = receptive_field // 2``. The default margin is
 ``overlap // 4`` (the ramp spans the middle half of the overlap).
 
-Memory: one output buffer of the image's size (float32) is accumulated tile by tile; only
-one tile's activations exist at a time. :func:`auto_tile_size` picks the tile side from the
+Memory: :func:`restore_tiled` accumulates one output buffer of the image's size (float32)
+tile by tile; :func:`restore_strips` keeps only one strip of tiles in float32 and hands each
+finished band of rows back to the caller (who keeps the picture in its stored bit depth), so
+its memory does not grow with the image's height. Only one tile's activations exist at a
+time. :func:`auto_tile_size` picks the tile side from the
 memory available (rule in its docstring).
 """
 
@@ -30,6 +33,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -152,7 +156,7 @@ def blend_weights(starts: list[int], tile: int, length: int, margin: int) -> lis
     Example:
         >>> w = blend_weights([0, 6], 10, 16, margin=1)
         >>> w[0].round(3).tolist()
-        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.854, 0.146, 0.0]
     """
     raw = []
     for i, start in enumerate(starts):
@@ -200,6 +204,86 @@ def _pad_tile(crop: Tensor, pad_h: int, pad_w: int) -> Tensor:
     return F.pad(crop, (0, pad_w, 0, pad_h), mode=mode)
 
 
+@dataclass(frozen=True)
+class TilePlan:
+    """Where the tiles of an image go and how they blend (module docstring).
+
+    Attributes:
+        height, width: the image size.
+        tile_h, tile_w: tile sides (multiples of the pad multiple).
+        rows, cols: tile starts along each axis (:func:`tile_starts`).
+        weights_y, weights_x: each tile's 1-D blending weights (:func:`blend_weights`).
+    """
+
+    height: int
+    width: int
+    tile_h: int
+    tile_w: int
+    rows: list[int]
+    cols: list[int]
+    weights_y: list[Tensor]
+    weights_x: list[Tensor]
+
+    @property
+    def count(self) -> int:
+        """Number of tiles."""
+        return len(self.rows) * len(self.cols)
+
+
+def plan_tiles(backend: Backend | Callable[[Tensor], Tensor], height: int, width: int,
+               tile: int | str, overlap: int | str, margin: int | None = None,
+               device: str | torch.device = "cpu") -> TilePlan | None:
+    """The tiles :func:`restore_tiled` runs, or None when one pass covers the whole image.
+
+    Args: as :func:`restore_tiled` (``height`` and ``width`` of the image).
+
+    Raises:
+        ValueError: bad sizes (tile < 1, overlap < 0, 2 * overlap >= tile).
+    """
+    if tile == "auto":
+        tile = auto_tile_size(backend)
+    if overlap == "auto":
+        overlap, margin = auto_overlap(backend, int(tile))
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile} overlap={overlap}")
+    multiple = max(1, int(getattr(backend, "pad_multiple", 1) or 1))
+    padded_h = math.ceil(height / multiple) * multiple
+    padded_w = math.ceil(width / multiple) * multiple
+    tile = max(2 * multiple, math.ceil(tile / multiple) * multiple)
+    if tile >= padded_h and tile >= padded_w:
+        return None
+    if 2 * overlap >= tile:
+        raise ValueError(f"overlap {overlap} must be less than half the tile ({tile})")
+    overlap_r = math.ceil(overlap / multiple) * multiple
+    margin = overlap // 4 if margin is None else int(margin)
+    tile_h, tile_w = min(tile, padded_h), min(tile, padded_w)
+    rows = tile_starts(padded_h, tile_h, overlap_r, multiple)
+    cols = tile_starts(padded_w, tile_w, overlap_r, multiple)
+    weights_y = [torch.from_numpy(w).to(device, torch.float32)
+                 for w in blend_weights(rows, tile_h, padded_h, margin)]
+    weights_x = [torch.from_numpy(w).to(device, torch.float32)
+                 for w in blend_weights(cols, tile_w, padded_w, margin)]
+    return TilePlan(height, width, tile_h, tile_w, rows, cols, weights_y, weights_x)
+
+
+def _tiles_of_row(backend: Backend | Callable[[Tensor], Tensor], plan: TilePlan, y0: int,
+                  wy: Tensor, crop_of: Callable[[int, int, int, int], Tensor],
+                  into: Tensor, row_offset: int, progress: Callable[[], None]) -> None:
+    """Run every tile of the tile row starting at ``y0`` and add its weighted result into
+    ``into`` (whose row 0 is image row ``row_offset``)."""
+    valid_h = min(plan.tile_h, plan.height - y0)
+    for x0, wx in zip(plan.cols, plan.weights_x):
+        valid_w = min(plan.tile_w, plan.width - x0)
+        crop = _pad_tile(crop_of(y0, y0 + valid_h, x0, x0 + valid_w),
+                         plan.tile_h - valid_h, plan.tile_w - valid_w)
+        result = backend(crop)[:, :, :valid_h, :valid_w].to(into.device, torch.float32)
+        weight = wy[:valid_h, None] * wx[None, :valid_w]
+        top = y0 - row_offset
+        into[:, :, top:top + valid_h, x0:x0 + valid_w].addcmul_(result, weight)
+        del result, crop
+        progress()
+
+
 def restore_tiled(backend: Backend | Callable[[Tensor], Tensor], image: Tensor,
                   tile: int | str, overlap: int | str, *, margin: int | None = None,
                   progress: Callable[[int, int], None] | None = None) -> Tensor:
@@ -208,7 +292,8 @@ def restore_tiled(backend: Backend | Callable[[Tensor], Tensor], image: Tensor,
     Tiles are processed one at a time; the result is accumulated into one float32 buffer on
     ``image``'s device, so memory is the image buffers plus one tile's activations. When the
     tile covers the whole (padded) image the backend runs once on the image itself, so the
-    output is exactly the untiled output.
+    output is exactly the untiled output. :func:`restore_strips` does the same with memory
+    bounded by a strip of tiles instead of the whole image.
 
     Args:
         backend: a :class:`~deblurkit.inference.backends.Backend` (``pad_multiple`` is read
@@ -238,49 +323,84 @@ def restore_tiled(backend: Backend | Callable[[Tensor], Tensor], image: Tensor,
     """
     if image.ndim != 4:
         raise ValueError(f"expected a B x C x H x W image, got shape {tuple(image.shape)}")
-    if tile == "auto":
-        tile = auto_tile_size(backend)
-    if overlap == "auto":
-        overlap, margin = auto_overlap(backend, int(tile))
-    if tile < 1 or overlap < 0:
-        raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile} overlap={overlap}")
-    multiple = max(1, int(getattr(backend, "pad_multiple", 1) or 1))
     height, width = image.shape[-2:]
-    padded_h = math.ceil(height / multiple) * multiple
-    padded_w = math.ceil(width / multiple) * multiple
-    tile = max(2 * multiple, math.ceil(tile / multiple) * multiple)
-    if tile >= padded_h and tile >= padded_w:
+    plan = plan_tiles(backend, height, width, tile, overlap, margin, image.device)
+    if plan is None:
         with torch.inference_mode():
             return backend(image).to(image.device, torch.float32)
-    if 2 * overlap >= tile:
-        raise ValueError(f"overlap {overlap} must be less than half the tile ({tile})")
-    overlap_r = math.ceil(overlap / multiple) * multiple
-    margin = overlap // 4 if margin is None else int(margin)
-    tile_h, tile_w = min(tile, padded_h), min(tile, padded_w)
-    rows = tile_starts(padded_h, tile_h, overlap_r, multiple)
-    cols = tile_starts(padded_w, tile_w, overlap_r, multiple)
-    weights_y = [torch.from_numpy(w).to(image.device, torch.float32)
-                 for w in blend_weights(rows, tile_h, padded_h, margin)]
-    weights_x = [torch.from_numpy(w).to(image.device, torch.float32)
-                 for w in blend_weights(cols, tile_w, padded_w, margin)]
-    total, done = len(rows) * len(cols), 0
+    counter = _Counter(plan.count, progress)
     with torch.inference_mode():
         output = torch.zeros(image.shape[0], 3, height, width, dtype=torch.float32,
                              device=image.device)
-        for y0, wy in zip(rows, weights_y):
-            valid_h = min(tile_h, height - y0)
-            for x0, wx in zip(cols, weights_x):
-                valid_w = min(tile_w, width - x0)
-                crop = image[:, :, y0:y0 + valid_h, x0:x0 + valid_w]
-                crop = _pad_tile(crop, tile_h - valid_h, tile_w - valid_w)
-                result = backend(crop)[:, :, :valid_h, :valid_w].to(image.device, torch.float32)
-                weight = wy[:valid_h, None] * wx[None, :valid_w]
-                output[:, :, y0:y0 + valid_h, x0:x0 + valid_w].addcmul_(result, weight)
-                del result, crop
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+        for y0, wy in zip(plan.rows, plan.weights_y):
+            _tiles_of_row(backend, plan, y0, wy,
+                          lambda a, b, c, d: image[:, :, a:b, c:d], output, 0, counter)
         return output.clamp_(0.0, 1.0)
+
+
+class _Counter:
+    """Calls ``progress(done, total)`` once per tile."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def restore_strips(backend: Backend | Callable[[Tensor], Tensor], height: int, width: int,
+                   read: Callable[[int, int, int, int], Tensor],
+                   write: Callable[[int, int, Tensor], None], tile: int | str,
+                   overlap: int | str, *, margin: int | None = None,
+                   progress: Callable[[int, int], None] | None = None,
+                   device: str | torch.device = "cpu") -> None:
+    """:func:`restore_tiled` for an image that never exists as a float tensor.
+
+    The image is read tile by tile (``read``) and written back one finished band of rows at a
+    time (``write``), so memory is one strip of tiles (``tile x width`` float32, twice) and
+    one tile's activations, whatever the image's size: the caller keeps the picture in its
+    stored bit depth. Tiles run in the same order and are blended with the same weights and
+    the same float operations as :func:`restore_tiled`, so the output is bit-identical.
+
+    Args:
+        backend: as :func:`restore_tiled`.
+        height, width: the image size.
+        read: ``read(y0, y1, x0, x1)`` -> ``(1, 3, y1 - y0, x1 - x0)`` float32 in ``[0, 1]``
+            on ``device``.
+        write: ``write(y0, y1, rows)`` receives the finished image rows ``y0 .. y1 - 1`` as
+            ``(1, 3, y1 - y0, width)`` float32, clamped to ``[0, 1]``, in order.
+        tile, overlap, margin, progress: as :func:`restore_tiled`.
+        device: where the strip buffers live.
+
+    Example:
+        >>> image = torch.rand(1, 3, 50, 70)
+        >>> net = torch.nn.Conv2d(3, 3, 3, padding=1)
+        >>> out = torch.empty_like(image)
+        >>> def write(y0, y1, rows): out[:, :, y0:y1] = rows
+        >>> restore_strips(lambda x: net(x), 50, 70, lambda a, b, c, d: image[:, :, a:b, c:d],
+        ...                write, 32, 8)
+        >>> bool(torch.equal(out, restore_tiled(lambda x: net(x), image, 32, 8)))
+        True
+    """
+    plan = plan_tiles(backend, height, width, tile, overlap, margin, device)
+    with torch.inference_mode():
+        if plan is None:
+            write(0, height, backend(read(0, height, 0, width)).to(device, torch.float32)
+                  .clamp_(0.0, 1.0))
+            return
+        counter = _Counter(plan.count, progress)
+        strip = torch.zeros(1, 3, plan.tile_h, width, dtype=torch.float32, device=device)
+        top = 0                                  # image row of the strip's first row
+        for i, (y0, wy) in enumerate(zip(plan.rows, plan.weights_y)):
+            if y0 > top:                         # rows above y0 get no more contributions
+                done = y0 - top
+                write(top, y0, strip[:, :, :done].clamp(0.0, 1.0))
+                strip = torch.cat([strip[:, :, done:], torch.zeros_like(strip[:, :, :done])], 2)
+                top = y0
+            _tiles_of_row(backend, plan, y0, wy, read, strip, top, counter)
+        write(top, height, strip[:, :, :height - top].clamp_(0.0, 1.0))
 
 
 # ------------------------------------------------------------------------------ memory / auto

@@ -155,8 +155,41 @@ def _subsampled(pix_fmt: str) -> bool:
                                           "p010", "p016"))
 
 
+def format_bits(pix_fmt: str) -> int:
+    """Bits per sample of a pixel format (8 when unknown).
+
+    Example:
+        >>> format_bits("yuv420p10le"), format_bits("yuv420p")
+        (10, 8)
+    """
+    import av
+
+    try:
+        return max((c.bits for c in av.VideoFormat(pix_fmt).components), default=8)
+    except (ValueError, av.FFmpegError):
+        return 8
+
+
+#: The same chroma layout with 10 bits, for sources deeper than 8 bits.
+TEN_BIT = {"yuv420p": "yuv420p10le", "yuv422p": "yuv422p10le", "yuv444p": "yuv444p10le",
+           "gbrp": "gbrp10le", "gray": "gray10le"}
+
+
+def _deep(chosen: str, input_fmt: str, supported: list[str]) -> str:
+    """``chosen`` at the source's depth when the source has more than 8 bits and the codec
+    can keep them (x264: 10 bits); otherwise ``chosen``."""
+    if format_bits(input_fmt) <= 8 or format_bits(chosen) > 8:
+        return chosen
+    deep = TEN_BIT.get(chosen)
+    return deep if deep is not None and (not supported or deep in supported) else chosen
+
+
 def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: Path,
                     size: tuple[int, int] = (2, 2)) -> str:
+    """The encoder's pixel format: the one asked for, else the codec's usual one (yuv420p for
+    the codecs in :data:`YUV420_CODECS`) or the input's, kept at the input's depth when it has
+    more than 8 bits and the codec allows it (a warning is printed when it does not), and
+    without chroma subsampling when a side is odd."""
     supported = [f.name for f in (codec.video_formats or [])]
     width, height = size
     odd = width % 2 == 1 or height % 2 == 1
@@ -182,8 +215,16 @@ def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: 
             raise UserError(f"{output}: {width}x{height} has an odd side and codec "
                             f"{options.codec} has no pixel format without chroma subsampling; "
                             "use --codec ffv1")
-        return full[0]
-    return chosen
+        chosen = full[0]
+    kept = _deep(chosen, input_fmt, supported)
+    if format_bits(kept) < format_bits(input_fmt):
+        import sys
+
+        print(f"warning: {output}: the input has {format_bits(input_fmt)} bits per sample "
+              f"({input_fmt}); codec {options.codec} writes {kept} ({format_bits(kept)} bits) "
+              "here: use --codec libx264 (10 bits) or --codec ffv1 to keep them",
+              file=sys.stderr)
+    return kept
 
 
 @dataclass
