@@ -472,19 +472,25 @@ def test_a_still_image_is_refused_as_a_video(tmp_path, suffix):
     assert not out.exists()
 
 
-def test_odd_sized_video_keeps_its_size_or_names_the_fix(tmp_path):
-    src = tmp_path / "odd.mkv"
-    frames = [np.random.default_rng(i).integers(0, 256, (21, 33, 3), dtype=np.uint8)
-              for i in range(4)]
-    with av.open(str(src), "w") as container:
+def _write_ffv1(path: Path, frames: list[np.ndarray], rgb_format: str, pix_fmt: str) -> None:
+    """A lossless clip of ``frames`` (RGB arrays of ``rgb_format``) stored as ``pix_fmt``."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 33, 21, "bgr0"
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         for f in frames:
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")
+            vf = av.VideoFrame.from_ndarray(f, format=rgb_format).reformat(format=pix_fmt)
             for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def test_odd_sized_video_keeps_its_size_or_names_the_fix(tmp_path):
+    src = tmp_path / "odd.mkv"
+    frames = [np.random.default_rng(i).integers(0, 256, (21, 33, 3), dtype=np.uint8)
+              for i in range(4)]
+    _write_ffv1(src, frames, "rgb24", "bgr0")
     out = tmp_path / "out.mp4"
     restore_video(src, out, selector=make_selector("all"), deblur=lambda x: x)
     with av.open(str(out)) as c:
@@ -501,15 +507,7 @@ def test_ten_bit_video_stays_ten_bit_or_is_warned_about(tmp_path, capsys):
     src = tmp_path / "deep.mkv"
     rng = np.random.default_rng(3)
     frames = [rng.integers(0, 65536, (32, 48, 3), dtype=np.uint16) for _ in range(3)]
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p10le"
-        for f in frames:
-            vf = av.VideoFrame.from_ndarray(f, format="rgb48le").reformat(format="yuv420p10le")
-            for packet in stream.encode(vf):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    _write_ffv1(src, frames, "rgb48le", "yuv420p10le")
     out = tmp_path / "out.mp4"                       # libx264 keeps 10 bits
     restore_video(src, out, selector=make_selector("all"), deblur=lambda x: x)
     with av.open(str(out)) as c:
