@@ -155,12 +155,16 @@ class Restorer:
         tile = self.tile_size()
         if tile is None:
             return self.backend(batch).to(batch.device, torch.float32)
-        overlap, margin = self.overlap, self.margin
-        if overlap == "auto":
-            overlap, auto_margin = auto_overlap(self.backend, tile)
-            margin = auto_margin if margin is None else margin
-        return restore_tiled(self.backend, batch, tile, int(overlap), margin=margin,
+        overlap, margin = self._overlap_and_margin(tile)
+        return restore_tiled(self.backend, batch, tile, overlap, margin=margin,
                              progress=self.on_tile)
+
+    def _overlap_and_margin(self, tile: int) -> tuple[int, int | None]:
+        """The overlap and margin for ``tile`` (``"auto"`` resolved from the backend)."""
+        if self.overlap != "auto":
+            return int(self.overlap), self.margin
+        overlap, auto_margin = auto_overlap(self.backend, tile)
+        return overlap, auto_margin if self.margin is None else self.margin
 
     def restore_array(self, rgb_float: np.ndarray) -> np.ndarray:
         """``H x W x 3`` float32 ``[0, 1]`` -> restored ``H x W x 3`` float32 ``[0, 1]``.
@@ -226,14 +230,12 @@ class Restorer:
                                  else from_float(restored, bit_depth_of(image.dtype)))
 
         tile = self.tile_size()
-        overlap, margin = self.overlap, self.margin
         if tile is None:                 # one pass over the whole picture
-            tile, overlap = max(height, width), 0
-        elif overlap == "auto":
-            overlap, auto_margin = auto_overlap(self.backend, tile)
-            margin = auto_margin if margin is None else margin
+            tile, (overlap, margin) = max(height, width), (0, self.margin)
+        else:
+            overlap, margin = self._overlap_and_margin(tile)
         restore_strips(_Checked(self.backend, self.tta), height, width, read, write, tile,
-                       int(overlap), margin=margin, progress=self.on_tile)
+                       overlap, margin=margin, progress=self.on_tile)
         if channels in (2, 4):  # alpha passes through untouched
             out = np.concatenate([out_colour, layout[:, :, colour_channels:]], axis=2)
         else:

@@ -397,7 +397,8 @@ def restore_strips(backend: Backend | Callable[[Tensor], Tensor], height: int, w
             if y0 > top:                         # rows above y0 get no more contributions
                 done = y0 - top
                 write(top, y0, strip[:, :, :done].clamp(0.0, 1.0))
-                strip = torch.cat([strip[:, :, done:], torch.zeros_like(strip[:, :, :done])], 2)
+                strip[:, :, :-done] = strip[:, :, done:].clone()   # move up, in place
+                strip[:, :, -done:] = 0.0
                 top = y0
             _tiles_of_row(backend, plan, y0, wy, read, strip, top, counter)
         write(top, height, strip[:, :, :height - top].clamp_(0.0, 1.0))
