@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test venv clean realval
+.PHONY: demo test venv clean realval realtune
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ test: $(STAMP)
 # byte-identical on every run.
 realval: $(STAMP)
 	$(BIN)/deblurkit synth --config configs/data/realval.yaml -o data/realval --overwrite
+
+realtune: $(STAMP)
+	$(BIN)/deblurkit synth --config configs/data/realtune.yaml -o data/realtune --overwrite
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -42,8 +42,12 @@ def test_one_table_says_what_every_specification_is(tmp_path):
     assert ".pth" in STATE_DICT_SUFFIXES and ".pt" not in STATE_DICT_SUFFIXES
     state = tmp_path / "net.pth"
     torch.save({"w": torch.zeros(1)}, state)
-    with pytest.raises(UserError, match=r"unknown model file type '\.pth'.*read_state_dict"):
+    with pytest.raises(UserError, match=r"net\.pth: a \.pth file is a state dict without its "
+                                        r"architecture; add --arch NAME"):
         parse_model_spec(state)
+    spec = parse_model_spec(state, arch="s1_msed", arch_kwargs={"base_width": 4})
+    assert (spec.source, spec.name, spec.arch, spec.arch_kwargs) == (
+        "state_dict", "s1_msed", "s1_msed", {"base_width": 4})
     with pytest.raises(UserError, match="model file not found"):
         parse_model_spec(tmp_path / "missing.onnx")
 

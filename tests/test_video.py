@@ -472,12 +472,21 @@ def test_a_still_image_is_refused_as_a_video(tmp_path, suffix):
     assert not out.exists()
 
 
-def _write_ffv1(path: Path, frames: list[np.ndarray], rgb_format: str, pix_fmt: str) -> None:
-    """A lossless clip of ``frames`` (RGB arrays of ``rgb_format``) stored as ``pix_fmt``."""
+def _write_ffv1(path: Path, frames: list[np.ndarray], rgb_format: str, pix_fmt: str, *,
+                display_matrix: tuple[int, ...] | None = None,
+                metadata: dict[str, str] | None = None,
+                sample_aspect_ratio: Fraction | None = None) -> None:
+    """A lossless clip of ``frames`` (RGB arrays of ``rgb_format``) stored as ``pix_fmt``,
+    with the stream's display matrix, metadata tags and pixel aspect ratio when given."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if display_matrix is not None:
+            stream.set_display_matrix(display_matrix)
+        stream.metadata.update(metadata or {})
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
         for f in frames:
             vf = av.VideoFrame.from_ndarray(f, format=rgb_format).reformat(format=pix_fmt)
             for packet in stream.encode(vf):
@@ -519,3 +528,139 @@ def test_ten_bit_video_stays_ten_bit_or_is_warned_about(tmp_path, capsys):
                   encode=EncodeOptions(codec="mpeg4"))
     err = capsys.readouterr().err
     assert "has 10 bits per sample (yuv420p10le)" in err and "--codec ffv1" in err
+
+
+#: FFmpeg display matrices (16.16 fixed point, last entry 2.30): a phone held upright records
+#: its sensor's landscape pixels with "rotation of -90.00 degrees" (ffprobe), and a mirror.
+PORTRAIT = (0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)
+MIRRORED = (-65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+
+
+def _display(path: Path) -> tuple[tuple[int, int], tuple[int, ...] | None, int]:
+    """(stored width and height, display matrix, rotation in degrees) of a video's frames."""
+    import struct
+
+    from av.sidedata.sidedata import Type
+
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        matrix = next((struct.unpack("=9i", bytes(sd)) for sd in frame.side_data
+                       if sd.type == Type.DISPLAYMATRIX), None)
+        return (frame.width, frame.height), matrix, frame.rotation
+
+
+def _small_frames(n: int = 3) -> list[np.ndarray]:
+    return [np.random.default_rng(i).integers(0, 256, (16, 32, 3), dtype=np.uint8)
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("suffix, matrix, rotation", [(".mp4", PORTRAIT, -90),
+                                                       (".mkv", PORTRAIT, -90),
+                                                       (".mov", MIRRORED, None)])
+def test_display_matrix_of_a_phone_video_is_kept(tmp_path, suffix, matrix, rotation):
+    """Issue 14: a -90 degree phone video came out sideways. The display matrix (rotation and
+    flips) is copied as it is; the pixels are not rotated."""
+    src = tmp_path / "phone.mp4"
+    _write_ffv1(src, _small_frames(), "rgb24", "yuv420p", display_matrix=matrix)
+    assert _display(src)[1] == matrix
+    out = tmp_path / f"out{suffix}"
+    result = restore_video(src, out, selector=make_selector("all"), deblur=invert,
+                           show_progress=False)
+    assert _display(out)[:2] == ((32, 16), matrix)
+    if rotation is not None:
+        assert _display(out)[2] == rotation
+    for side in ("input", "output"):
+        assert result.report[side]["display_matrix"] == list(matrix)
+        assert result.report[side]["rotation"] == (rotation if rotation is not None else
+                                                   result.report["input"]["rotation"])
+
+
+def test_upright_video_gets_no_display_matrix(clip, tmp_path):
+    result = restore_video(clip, tmp_path / "out.mp4", selector=make_selector("all"),
+                           deblur=invert, show_progress=False)
+    assert _display(tmp_path / "out.mp4")[1:] == (None, 0)
+    assert result.report["input"]["rotation"] == result.report["output"]["rotation"] == 0
+    assert result.report["output"]["display_matrix"] is None
+
+
+def test_legacy_rotate_tag_becomes_a_display_matrix(tmp_path):
+    """Files of older muxers carry `rotate` = 90 (clockwise) as a tag instead of a matrix."""
+    src = tmp_path / "old.mkv"
+    _write_ffv1(src, _small_frames(), "rgb24", "yuv420p", metadata={"rotate": "90"})
+    assert _display(src)[1] is None
+    out = tmp_path / "out.mp4"
+    result = restore_video(src, out, selector=make_selector("all"), deblur=invert,
+                           show_progress=False)
+    assert _display(out)[1:] == (PORTRAIT, -90)
+    assert result.report["input"]["rotation"] == -90
+
+
+def test_a_container_without_display_matrix_warns(tmp_path, capsys):
+    src = tmp_path / "phone.mp4"
+    _write_ffv1(src, _small_frames(), "rgb24", "yuv420p", display_matrix=PORTRAIT)
+    out = tmp_path / "out.avi"
+    result = restore_video(src, out, selector=make_selector("all"), deblur=invert,
+                           encode=EncodeOptions(codec="mpeg4"), show_progress=False)
+    err = capsys.readouterr().err
+    assert "out.avi: avi cannot store the input's display rotation (-90 degrees)" in err
+    assert ".mp4, .mov or .mkv" in err
+    assert result.report["output"]["display_matrix"] is None
+    assert result.report["output"]["rotation"] == 0
+
+
+def test_cli_keeps_rotation_aspect_and_language_and_says_so(tmp_path, capsys):
+    gen, _ = _tiny_weights(tmp_path)
+    src = tmp_path / "phone.mp4"
+    _write_ffv1(src, _small_frames(2), "rgb24", "yuv420p", display_matrix=PORTRAIT,
+                metadata={"language": "fra"}, sample_aspect_ratio=Fraction(4, 3))
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].language == "fra"
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    out = tmp_path / "out.mp4"
+    assert cli(["video", str(src), "-o", str(out), "--model", str(gen), "--tile", "0",
+                "--preset", "ultrafast"]) == 0
+    assert "display rotation -90 degrees kept" in capsys.readouterr().err
+    assert _display(out)[1:] == (PORTRAIT, -90)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].language == "fra"
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+
+
+def test_audio_language_is_kept(tmp_path):
+    src = tmp_path / "dubbed.mp4"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 32, 16, "yuv420p"
+        audio = container.add_stream("aac", rate=SAMPLE_RATE)
+        audio.layout, audio.metadata["language"] = "mono", "deu"
+        for i, img in enumerate(_small_frames(2)):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        silence = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                             layout="mono")
+        silence.sample_rate, silence.pts = SAMPLE_RATE, 0
+        container.mux(audio.encode(silence))
+        container.mux(audio.encode(None))
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"out{suffix}"
+        restore_video(src, out, selector=make_selector("all"), deblur=invert,
+                      show_progress=False)
+        with av.open(str(out)) as c:
+            assert c.streams.audio[0].language == "deu", suffix
+
+
+def test_server_previews_of_a_phone_video_are_upright(tmp_path):
+    from deblurkit.io import read_image
+    from deblurkit.serve.preview import _frame_png
+
+    src = tmp_path / "phone.mkv"
+    frames = _small_frames()
+    _write_ffv1(src, frames, "rgb24", "yuv444p", display_matrix=PORTRAIT)  # rotation -90
+    target = tmp_path / "preview.png"
+    _frame_png(src, 1, target)
+    shown = read_image(target).pixels
+    assert shown.shape == (32, 16, 3)  # stored 32 wide x 16 high, shown turned a quarter
+    # display rotation -90 = a quarter turn clockwise: the stored bottom-left pixel is top-left
+    np.testing.assert_allclose(shown.astype(int), np.rot90(frames[1], k=-1).astype(int), atol=3)

@@ -277,8 +277,42 @@ def test_untrusted_metadata_is_checked_before_anything_is_allocated(tmp_path):
                                         "is not a plain JSON value"):
         load_model(forged("nested", deblurkit_kwargs=json.dumps({**kwargs,
                                                                   "base_width": {"a": 1}})))
-    with pytest.raises(UserError, match="strarg.safetensors: its stored arguments do not build"):
+    with pytest.raises(UserError, match=r"strarg.safetensors: deblurkit_kwargs\['depth'\] must "
+                                        "be an integer, got a string"):
         load_model(forged("strarg", deblurkit_kwargs=json.dumps({**kwargs, "depth": "2"})))
+    with pytest.raises(UserError, match=r"zero.safetensors: deblurkit_kwargs\['base_width'\] must "
+                                        "be at least 1, got 0"):
+        load_model(forged("zero", deblurkit_kwargs=json.dumps({**kwargs, "base_width": 0})))
+    with pytest.raises(UserError, match=r"listarg.safetensors: deblurkit_kwargs\['num_scales'\] "
+                                        "must be an integer, got a list"):
+        load_model(forged("listarg", deblurkit_kwargs=json.dumps({**kwargs, "num_scales": [2]})))
     with pytest.raises(UserError, match="unknownarg.safetensors: its stored arguments do not"):
         load_model(forged("unknownarg", deblurkit_kwargs=json.dumps({**kwargs, "nope": 1})))
     assert load_model(good).deblurkit_name == "s1_msed"
+
+
+def test_stored_arguments_asking_for_far_more_tensors_than_the_file_holds_stop_at_once(tmp_path):
+    import json
+    import time
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from deblurkit.models import create_model
+    from deblurkit.models.weights import load_model, save_model
+
+    good = save_model(create_model("nafnet_w16", enc_blocks=[1, 1], dec_blocks=[1, 1],
+                                   middle_blocks=1), tmp_path / "good.safetensors")
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    kwargs = json.loads(meta["deblurkit_kwargs"])
+    forged = tmp_path / "deep.safetensors"
+    save_file(load_file(str(good)), str(forged),
+              metadata={**meta, "deblurkit_kwargs": json.dumps({**kwargs,
+                                                                "middle_blocks": 1_000_000})})
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=r"deep.safetensors: its stored arguments describe a "
+                                        r"network of more than \d+ tensors, the file holds \d+"):
+        load_model(forged)
+    assert time.perf_counter() - start < 5
+    assert load_model(good).deblurkit_name == "nafnet_w16"

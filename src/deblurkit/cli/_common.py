@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from deblurkit.models.files import ModelSpec
 
 T = TypeVar("T")
 
@@ -141,12 +145,43 @@ def overlap_arg(value: str) -> int | str:
     return reworded(non_negative_int, value, "must be an integer >= 0 or 'auto'")
 
 
+def json_value(value: str) -> Any:
+    """argparse type: a JSON text, parsed (what it must hold is checked by its user: for
+    ``--arch-kwargs``, :func:`deblurkit.models.weights.check_architecture_arguments`).
+
+    Example:
+        >>> json_value('{"width": 32}')
+        {'width': 32}
+    """
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not JSON ({exc.msg})") from None
+
+
+def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--arch`` / ``--arch-kwargs``: the architecture of a state-dict ``--model`` (declared
+    once, for the restoring commands and ``export``)."""
+    parser.add_argument("--arch", default=None, metavar="NAME",
+                        help="the registered network (see `deblurkit models`) a state-dict "
+                             "--model is for: the file is read with torch.load(weights_only="
+                             "True), BasicSR's params_ema (else params) taken, a module. "
+                             "prefix stripped, official NAFNet names mapped (--arch nafnet_*), "
+                             "keys and shapes checked before the network is built")
+    parser.add_argument("--arch-kwargs", type=json_value, default=None, metavar="JSON",
+                        help="constructor arguments of --arch as a JSON object, overriding "
+                             "its registered defaults, e.g. '{\"width\": 64}' (see "
+                             "`deblurkit models`); checked like a .safetensors file's stored "
+                             "arguments")
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, *, model_default: str | None = "default",
                         model_help: str = "the bundled default model",
                         tile_default: str | None = "auto") -> None:
-    """The model options, declared once: ``--model``, ``--backend``, ``--tile``,
-    ``--overlap``, ``--device``, ``--dtype``, ``--no-channels-last``, ``--tta`` /
-    ``--tta-views``. :func:`make_restorer` turns them into a ``Restorer``.
+    """The model options, declared once: ``--model``, ``--arch`` / ``--arch-kwargs``,
+    ``--backend``, ``--tile``, ``--overlap``, ``--device``, ``--dtype``,
+    ``--no-channels-last``, ``--tta`` / ``--tta-views``. :func:`make_restorer` turns them
+    into a ``Restorer``.
 
     Args:
         parser: the subcommand's parser.
@@ -160,11 +195,18 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, model_default: str |
         >>> args = parser.parse_args([])
         >>> args.model, args.tile, args.overlap, args.dtype, args.tta
         ('default', 'auto', 'auto', 'fp32', 1)
+        >>> args = parser.parse_args(["--model", "w.pth", "--arch", "nafnet_w32",
+        ...                           "--arch-kwargs", '{"width": 64}'])
+        >>> args.arch, args.arch_kwargs
+        ('nafnet_w32', {'width': 64})
     """
     parser.add_argument("--model", default=model_default, metavar="NAME|FILE",
                         help="default (the bundled model), a registered model name (untrained "
-                             "weights), .safetensors, .onnx or TorchScript .pt/.ts file "
-                             f"(default: {model_help})")
+                             "weights), .safetensors, .onnx or TorchScript .pt/.ts file, or "
+                             "with --arch a state dict (.pth, .pt saved with torch.save, .bin, "
+                             ".ckpt, .safetensors without deblurkit metadata) (default: "
+                             f"{model_help})")
+    add_arch_arguments(parser)
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
                         help="inference engine (onnxruntime needs an .onnx --model; default "
                              "torch)")
@@ -199,6 +241,25 @@ def add_classifier_argument(parser: argparse.ArgumentParser) -> None:
                              "(default: the bundled one)")
 
 
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The :class:`~deblurkit.models.files.ModelSpec` of ``--model`` / ``--arch`` /
+    ``--arch-kwargs`` (a generator; no ``--model``: ``default``).
+
+    Raises:
+        UserError: ``--arch`` without a state-dict ``--model``, a state dict without
+            ``--arch``, ``--arch-kwargs`` without ``--arch``, an unknown ``--arch``.
+
+    Example:
+        >>> model_spec(argparse.Namespace(model="s1_msed", arch=None, arch_kwargs=None)).source
+        'registered'
+    """
+    from deblurkit.models.files import parse_model_spec
+
+    model = "default" if args.model is None else args.model
+    return parse_model_spec(model, kind="generator", arch=getattr(args, "arch", None),
+                            arch_kwargs=getattr(args, "arch_kwargs", None))
+
+
 def make_restorer(args: argparse.Namespace) -> Any:
     """The :class:`~deblurkit.inference.restorer.Restorer` of :func:`add_model_arguments`'
     options (the model is loaded here, once).
@@ -208,6 +269,6 @@ def make_restorer(args: argparse.Namespace) -> Any:
     """
     from deblurkit.inference.restorer import Restorer
 
-    return Restorer("default" if args.model is None else args.model, tile=args.tile,
+    return Restorer(model_spec(args), tile=args.tile,
                     overlap=args.overlap, device=args.device, dtype=args.dtype,
                     channels_last=args.channels_last, backend=args.backend, tta=args.tta)

@@ -23,6 +23,7 @@ import argparse
 import sys
 
 from deblurkit.cli._common import existing_dir, non_negative_int, odd_int, positive_float
+from deblurkit.errors import UserError
 
 HELP = "score images against sharp references (PSNR / SSIM)"
 
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return progress(iterable, total=total, desc="eval", unit="img")
 
     restore_fn, model_name = None, None
+    if getattr(args, "model", None) is None and (args.arch or args.arch_kwargs is not None):
+        raise UserError("--arch / --arch-kwargs describe a state-dict --model FILE; give one")
     if getattr(args, "model", None) is not None:
         from deblurkit.cli._common import make_restorer
 

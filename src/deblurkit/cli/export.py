@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deblurkit.cli._common import positive_int
+from deblurkit.cli._common import add_arch_arguments, positive_int
 from deblurkit.errors import UserError
 
 HELP = "export a network to ONNX or TorchScript (dynamic batch, height and width)"
@@ -31,8 +31,10 @@ FORMATS = ("onnx", "torchscript")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="default, default_selector, a registered model name or a "
-                             ".safetensors weight file")
+                        help="default, default_selector, a registered model name, a "
+                             ".safetensors weight file, or with --arch a state dict (.pth, "
+                             ".pt saved with torch.save, .bin, .ckpt)")
+    add_arch_arguments(parser)
     parser.add_argument("--format", choices=FORMATS,
                         help="output format (default: from the -o suffix: .onnx -> onnx, "
                              ".pt/.ts -> torchscript)")
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
     from deblurkit.export import export_onnx, export_torchscript
 
-    model = load_network(args.model)  # a registered name: the one untrained-weights warning
+    from deblurkit.models.files import parse_model_spec
+
+    spec = parse_model_spec(args.model, arch=args.arch, arch_kwargs=args.arch_kwargs)
+    model = load_network(spec)  # a registered name: the one untrained-weights warning
     example = (args.height, args.width) if args.height is not None else None
     if fmt == "onnx":
         from deblurkit.export.onnx import DEFAULT_OPSET

@@ -179,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
             restore_file(restorer, src, dst, overwrite=args.overwrite,
                          max_pixels=args.max_pixels)
     seconds = time.perf_counter() - start
-    print(f"{prefix} {report.summary()} ({seconds:.1f} s; outputs in {outdir})",
-          file=sys.stderr)
+    where = f"; outputs in {outdir}" if report.succeeded else ""
+    print(f"{prefix} {report.summary(f'{seconds:.1f} s{where}')}", file=sys.stderr)
     sys.stderr.flush()
     return report.exit_code
 

@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from deblurkit.errors import UserError
     from deblurkit.inference.selection import make_selector
     from deblurkit.inference.video import EncodeOptions, frame_deblur, restore_video
+    from deblurkit.inference.video.containers import display_note
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
@@ -212,8 +213,15 @@ def run(args: argparse.Namespace) -> int:
             fail(exc)
             continue
         t = result.report["totals"]
-        print(f"{src} -> {dst}: {t['N_b']}/{t['N_a']} frames deblurred, "
-              f"{t['wall_seconds']:.1f} s", file=sys.stderr)
+        notes = [f"{t['wall_seconds']:.1f} s"]
+        if result.report["truncated"]:
+            notes.append(f"truncated: decoded {t['N_a']} of the "
+                         f"{result.report['frames_stated']} frames its container states")
+        note = display_note(result.report["output"]["display_matrix"])
+        if note:
+            notes.append(f"{note} kept")
+        print(f"{src} -> {dst}: {t['N_b']}/{t['N_a']} frames deblurred, " + ", ".join(notes),
+              file=sys.stderr)
     if failures:
         print(f"deblurkit video: {len(failures)} of {len(jobs)} videos failed",
               file=sys.stderr)

@@ -4,7 +4,8 @@ What a specification may be (``default``, a registered name, ``.safetensors``, `
 ``.pt`` / ``.ts``) is :func:`deblurkit.models.files.parse_model_spec`'s one table; here each
 source gets its backend:
 
-- bundled, registered and ``.safetensors`` models run with PyTorch
+- bundled, registered and ``.safetensors`` models, and state dicts given with their
+  architecture (``--arch``), run with PyTorch
   (:class:`~deblurkit.inference.backends.TorchBackend`);
 - ``.onnx`` files run with ONNX Runtime
   (:class:`~deblurkit.inference.onnx_backend.OnnxBackend`), whatever ``backend`` says;
@@ -73,16 +74,18 @@ def _onnx_backend(spec: ModelSpec, options: BackendOptions) -> Backend:
 #: Source of a specification (:data:`deblurkit.models.files.SOURCES`) -> its backend.
 BACKEND_LOADERS: dict[str, Callable[[ModelSpec, BackendOptions], Backend]] = {
     "bundled": _torch_backend, "registered": _torch_backend, "safetensors": _torch_backend,
-    "torchscript": _torchscript_backend, "onnx": _onnx_backend}
+    "state_dict": _torch_backend, "torchscript": _torchscript_backend, "onnx": _onnx_backend}
 
 
-def load_backend(model: str | os.PathLike, *, kind: str = "generator", backend: str = "torch",
-                 device: str = "auto", dtype: str = "fp32",
+def load_backend(model: str | os.PathLike | ModelSpec, *, kind: str = "generator",
+                 backend: str = "torch", device: str = "auto", dtype: str = "fp32",
                  channels_last: bool = True) -> Backend:
     """Backend for a model specification (see the module docstring).
 
     Args:
-        model: ``"default"``, a bundled or registered name, or a model file.
+        model: ``"default"``, a bundled or registered name, a model file, or a parsed
+            :class:`~deblurkit.models.files.ModelSpec` (a state dict with its ``arch``:
+            ``parse_model_spec("w.pth", arch="nafnet_w32")``).
         kind: ``"generator"`` (restoring; ``default`` is the default model) or
             ``"classifier"`` (frame selection; ``default`` is the bundled frame selector).
         backend: ``"torch"`` or ``"onnxruntime"`` (the latter needs an ``.onnx`` file: make
@@ -103,7 +106,7 @@ def load_backend(model: str | os.PathLike, *, kind: str = "generator", backend: 
     """
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    spec = parse_model_spec(model, kind=kind)
+    spec = model if isinstance(model, ModelSpec) else parse_model_spec(model, kind=kind)
     if backend == "onnxruntime" and spec.source != "onnx":
         raise UserError(f"{spec.text}: --backend onnxruntime needs an .onnx file; make one "
                         f"with `deblurkit export {spec.text} --format onnx -o FILE.onnx`")

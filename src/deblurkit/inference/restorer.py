@@ -19,7 +19,7 @@ Type in, same type out:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from torch import Tensor, nn
 
 from deblurkit.inference.backends import Backend, TorchBackend
 from deblurkit.inference.tiling import DEFAULT_OVERLAP, auto_overlap, auto_tile_size, restore_tiled
+
+if TYPE_CHECKING:
+    from deblurkit.models.files import ModelSpec
 
 #: Default overlap of neighbouring tiles, in pixels.
 DEFAULT_TILE_OVERLAP = DEFAULT_OVERLAP
@@ -62,7 +65,9 @@ class Restorer:
     Args:
         model: ``"default"`` (the bundled model, :mod:`deblurkit.pretrained`), a registered name, a
             model file (``.safetensors``, ``.onnx``, ``.pt``; see
-            :func:`deblurkit.inference.resolve.load_backend`), a ready
+            :func:`deblurkit.inference.resolve.load_backend`), a parsed
+            :class:`~deblurkit.models.files.ModelSpec` (a state dict with its architecture:
+            ``parse_model_spec("w.pth", arch="nafnet_w32")``), a ready
             :class:`~deblurkit.inference.backends.Backend`, or an ``nn.Module`` generator.
         tile: None (whole image at once), a tile side in pixels, or ``"auto"`` (from the
             memory available, :func:`~deblurkit.inference.tiling.auto_tile_size`, computed
@@ -82,7 +87,7 @@ class Restorer:
         >>> sharp = restorer(np.asarray(PIL.Image.open("blurred.jpg")))   # doctest: +SKIP
     """
 
-    def __init__(self, model: str | os.PathLike | Backend | nn.Module = "default", *,
+    def __init__(self, model: str | os.PathLike | ModelSpec | Backend | nn.Module = "default", *,
                  tile: int | str | None = None, overlap: int | str = DEFAULT_TILE_OVERLAP,
                  margin: int | None = None, device: str = "auto", dtype: str = "fp32",
                  channels_last: bool = True, backend: str = "torch", tta: int = 1) -> None:

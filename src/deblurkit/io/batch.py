@@ -162,9 +162,11 @@ class BatchReport:
         """Number of failures."""
         return len(self.failures)
 
-    def summary(self) -> str:
-        """``"N succeeded, M failed"`` followed by one indented ``path: reason`` per failure."""
-        lines = [f"{self.succeeded} succeeded, {self.failed} failed"]
+    def summary(self, detail: str = "") -> str:
+        """``"N succeeded, M failed"`` (then `` (detail)`` when given) followed by one indented
+        ``path: reason`` line per failure."""
+        head = f"{self.succeeded} succeeded, {self.failed} failed"
+        lines = [f"{head} ({detail})" if detail else head]
         lines += [f"  {path}: {reason}" for path, reason in self.failures]
         return "\n".join(lines)
 

@@ -13,14 +13,22 @@ specification with :func:`parse_model_spec`, from one suffix table
 - ``FILE.safetensors`` (``safetensors``): weights saved by
   :func:`~deblurkit.models.weights.save_model`;
 - ``FILE.onnx`` (``onnx``) and ``FILE.pt`` / ``FILE.ts`` (``torchscript``): files written by
-  ``deblurkit export``.
+  ``deblurkit export``;
+- with ``arch=NAME`` (``--arch NAME [--arch-kwargs JSON]``), a third-party state dict
+  (``state_dict``): ``FILE.pth`` / ``.bin`` / ``.ckpt``, a ``FILE.pt`` saved with
+  ``torch.save`` (not a TorchScript archive: :func:`torch_archive_kind`), or a
+  ``FILE.safetensors`` without deblurkit metadata, for the registered network ``NAME`` built
+  with the constructor arguments ``arch_kwargs``
+  (:func:`~deblurkit.models.weights.load_state_dict_model`: ``torch.load(weights_only=True)``,
+  BasicSR's ``params_ema`` / ``params``, keys and shapes checked on the ``meta`` device first).
 
-``.pth`` / ``.bin`` / ``.ckpt`` files are third-party state dicts: they name no architecture,
-so they are no model specification; :func:`~deblurkit.models.weights.read_state_dict` reads
-them (only with ``torch.load(weights_only=True)``).
+A state dict without ``arch``, or ``arch`` with anything but a state dict, is refused with one
+line naming the file and the fix: a state dict names no architecture, every other file and
+name already does.
 
-:func:`load_network` builds the ``nn.Module`` of the first three sources (the exporters start
-from it); the backends of :mod:`deblurkit.inference` run all five. The exported files carry a
+:func:`load_network` builds the ``nn.Module`` of the bundled, registered, ``.safetensors``
+and state-dict sources (the exporters start from it); the backends of
+:mod:`deblurkit.inference` run all six. The exported files carry a
 :class:`ModelFileInfo`, which the exporters (:mod:`deblurkit.export`) write and the backends
 read. This module imports neither package, so both depend on it and never on each other.
 
@@ -29,6 +37,8 @@ Example:
     'registered'
     >>> parse_model_spec("default", kind="classifier").name
     'default_selector'
+    >>> parse_model_spec("w.pth", arch="nafnet_w32").source     # doctest: +SKIP
+    'state_dict'
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import json
 import os
 import sys
 import warnings
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +60,24 @@ from deblurkit.errors import UserError
 from deblurkit.models.weights import TORCH_SUFFIXES
 
 #: Where a model comes from (:attr:`ModelSpec.source`).
-SOURCES = ("bundled", "registered", "safetensors", "onnx", "torchscript")
+SOURCES = ("bundled", "registered", "safetensors", "onnx", "torchscript", "state_dict")
 #: Model file suffix -> source: the one table every command reads.
 MODEL_FILE_SUFFIXES: dict[str, str] = {".safetensors": "safetensors", ".onnx": "onnx",
                                        ".pt": "torchscript", ".ts": "torchscript"}
-#: Suffixes of third-party state dicts (no architecture: not a model specification).
+#: Suffixes of third-party state dicts (no architecture: a model specification only with
+#: ``arch``). A ``.pt`` is one too when it is no TorchScript archive (:func:`torch_archive_kind`),
+#: a ``.safetensors`` when its header names no deblurkit model.
 STATE_DICT_SUFFIXES = tuple(s for s in TORCH_SUFFIXES if s not in MODEL_FILE_SUFFIXES)
+#: Entries (below the archive's top folder) only a TorchScript zip archive has: its code and
+#: its constants (a ``torch.save`` zip holds ``data.pkl`` and ``data/`` only).
+TORCHSCRIPT_ENTRIES = ("code/", "constants.pkl")
+#: The pickle every zip archive written by ``torch.save`` holds.
+TORCH_SAVE_ENTRY = "data.pkl"
+#: What ``--arch`` needs ``--model`` to be, for messages.
+STATE_DICT_HELP = "a state dict file (.pth, .pt saved with torch.save, .bin, .ckpt)"
+#: The fix for a state dict given without its architecture, for messages.
+ARCH_HELP = ("add --arch NAME (the registered network it is for, see `deblurkit models`) and, "
+             "where its constructor arguments differ from NAME's defaults, --arch-kwargs JSON")
 #: The bundled weights ``default`` names, per registry kind asked for.
 DEFAULT_BUNDLED: dict[str, str] = {"generator": "default", "classifier": "default_selector"}
 #: The specification meaning "the bundled default".
@@ -78,37 +101,119 @@ class ModelSpec:
     Attributes:
         text: the specification as given.
         source: one of :data:`SOURCES`.
-        name: the bundled or registered name (None for files).
+        name: the bundled or registered name (for a state dict, its ``arch``; None for other
+            files).
         path: the file (for bundled weights, the packaged file); None for registered names.
+        arch: the registered network a state dict is for (``--arch``; None otherwise).
+        arch_kwargs: its constructor arguments (``--arch-kwargs``), as given: checked like a
+            ``.safetensors`` file's stored arguments when the network is built
+            (:func:`~deblurkit.models.weights.check_architecture_arguments`); None: the
+            registered defaults.
     """
 
     text: str
     source: str
     name: str | None = None
     path: Path | None = None
+    arch: str | None = None
+    arch_kwargs: Mapping[str, Any] | None = None
 
 
-def parse_model_spec(spec: str | os.PathLike, *, kind: str | None = None) -> ModelSpec:
+def torch_archive_kind(path: str | os.PathLike) -> str:
+    """What a ``torch`` zip archive holds, read from its list of entries (nothing unpickled).
+
+    Args:
+        path: the file.
+
+    Returns:
+        ``"torchscript"`` (it has :data:`TORCHSCRIPT_ENTRIES`), ``"state_dict"`` (a
+        ``torch.save`` zip: :data:`TORCH_SAVE_ENTRY` without code) or ``""`` (no zip archive:
+        a legacy ``torch.save`` pickle, or no torch file at all).
+
+    Example:
+        >>> torch.save({"w": torch.zeros(1)}, "w.pt")       # doctest: +SKIP
+        >>> torch_archive_kind("w.pt")                      # doctest: +SKIP
+        'state_dict'
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return ""
+    entries = {name.split("/", 1)[1] for name in names if "/" in name}
+    if any(entry.startswith(TORCHSCRIPT_ENTRIES) for entry in entries):
+        return "torchscript"
+    return "state_dict" if TORCH_SAVE_ENTRY in entries else ""
+
+
+def _state_dict_spec(text: str, arch: str, arch_kwargs: Mapping[str, Any] | None) -> ModelSpec:
+    """The ``state_dict`` specification of ``--model text --arch arch`` (see
+    :func:`parse_model_spec`)."""
+    from deblurkit.models.registry import get_entry
+    from deblurkit.models.weights import read_metadata
+
+    path = Path(text)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        if suffix in MODEL_FILE_SUFFIXES or suffix in STATE_DICT_SUFFIXES or os.sep in text:
+            raise UserError(f"{text}: model file not found")
+        raise UserError(f"{text}: --arch {arch} needs --model to be {STATE_DICT_HELP}, not the "
+                        f"model name {text!r} (drop --arch to run {text!r})")
+    holds_own = ""
+    if (suffix == ".pt" and torch_archive_kind(path) == "torchscript") or suffix == ".ts":
+        holds_own = "a TorchScript archive"
+    elif suffix == ".onnx":
+        holds_own = "an ONNX file"
+    elif suffix == ".safetensors" and read_metadata(path).get("deblurkit_name"):
+        holds_own = "a deblurkit .safetensors model file"
+    elif suffix not in STATE_DICT_SUFFIXES + (".pt", ".safetensors"):
+        raise UserError(f"{text}: unknown state dict file type {suffix!r}; --arch takes "
+                        f"{STATE_DICT_HELP} or a .safetensors state dict")
+    if holds_own:
+        raise UserError(f"{text}: {holds_own} names its own architecture; drop --arch (it is "
+                        f"for {STATE_DICT_HELP})")
+    try:
+        get_entry(arch)
+    except UserError as exc:
+        raise UserError(f"{text}: --arch: {exc}") from None
+    return ModelSpec(text, "state_dict", name=arch, path=path, arch=arch, arch_kwargs=arch_kwargs)
+
+
+def parse_model_spec(spec: str | os.PathLike, *, kind: str | None = None,
+                     arch: str | None = None,
+                     arch_kwargs: Mapping[str, Any] | None = None) -> ModelSpec:
     """What a ``--model`` / ``--classifier`` value names (see the module docstring).
 
     Args:
-        spec: a bundled name, a registered name or a model file.
+        spec: a bundled name, a registered name or a model file (with ``arch``: a state dict
+            file).
         kind: the registry kind asked for (``"generator"`` or ``"classifier"``): picks the
             bundled weights that ``default`` means (None: the generator's).
+        arch: the registered network a state dict ``spec`` is for (``--arch``).
+        arch_kwargs: its constructor arguments (``--arch-kwargs``; only with ``arch``).
 
     Returns:
         A :class:`ModelSpec`.
 
     Raises:
-        UserError: a path that does not exist, or a file of an unknown type.
+        UserError: a path that does not exist, a file of an unknown type, a state dict
+            without ``arch``, ``arch`` with anything but a state dict, ``arch_kwargs``
+            without ``arch``, an unknown ``arch``.
 
     Example:
         >>> parse_model_spec("net.onnx")       # doctest: +SKIP
-        ModelSpec(text='net.onnx', source='onnx', name=None, path=PosixPath('net.onnx'))
+        ModelSpec(text='net.onnx', source='onnx', name=None, path=PosixPath('net.onnx'), ...)
+        >>> parse_model_spec("NAFNet-GoPro-width32.pth", arch="nafnet_w32").name  # doctest: +SKIP
+        'nafnet_w32'
     """
     from deblurkit.pretrained import BUNDLED
 
     text = os.fspath(spec)
+    if arch is not None:
+        return _state_dict_spec(text, arch, arch_kwargs)
+    if arch_kwargs is not None:
+        raise UserError(f"{text}: --arch-kwargs needs --arch NAME (the registered network a "
+                        "state dict --model is for)")
     if text == DEFAULT_MODEL:
         text = DEFAULT_BUNDLED[kind or "generator"]
     if text in BUNDLED:
@@ -119,13 +224,16 @@ def parse_model_spec(spec: str | os.PathLike, *, kind: str | None = None) -> Mod
             or os.sep in text):
         if not path.is_file():
             raise UserError(f"{text}: model file not found")
+        if suffix in STATE_DICT_SUFFIXES:
+            raise UserError(f"{text}: a {suffix} file is a state dict without its "
+                            f"architecture; {ARCH_HELP}")
         if suffix not in MODEL_FILE_SUFFIXES:
-            hint = (f" ({suffix} is a state dict without its architecture: build the model, "
-                    "load it with read_state_dict + load_state_dict_checked, then save_model)"
-                    if suffix in STATE_DICT_SUFFIXES else "")
             raise UserError(f"{text}: unknown model file type {suffix!r}; use "
-                            f"{', '.join(MODEL_FILE_SUFFIXES)} or a registered name (see "
-                            f"`deblurkit models`){hint}")
+                            f"{', '.join(MODEL_FILE_SUFFIXES)}, a registered name (see "
+                            f"`deblurkit models`) or {STATE_DICT_HELP} with --arch NAME")
+        if suffix == ".pt" and torch_archive_kind(path) == "state_dict":
+            raise UserError(f"{text}: a state dict saved with torch.save, not a TorchScript "
+                            f"archive: it names no architecture; {ARCH_HELP}")
         return ModelSpec(text, MODEL_FILE_SUFFIXES[suffix], path=path)
     return ModelSpec(text, "registered", name=text)
 
@@ -158,8 +266,9 @@ def check_kind(spec: ModelSpec, name: str, kind: str | None, wanted: str | None)
 
 def stored_name(spec: ModelSpec) -> str | None:
     """The registered name of a bundled, registered or ``.safetensors`` model (read from the
-    file's header, not its weights); None when the file names none."""
-    if spec.source == "registered":
+    file's header, not its weights) or of a state dict's ``arch``; None when the file names
+    none."""
+    if spec.source in ("registered", "state_dict"):
         return spec.name
     from deblurkit.models.weights import read_metadata
 
@@ -192,9 +301,17 @@ def _load_saved(spec: ModelSpec) -> nn.Module:
     return load_model(spec.path)
 
 
+def _load_state_dict(spec: ModelSpec) -> nn.Module:
+    from deblurkit.models.weights import load_state_dict_model
+
+    assert spec.path is not None and spec.arch is not None
+    return load_state_dict_model(spec.path, spec.arch, spec.arch_kwargs)
+
+
 #: Source -> how its ``nn.Module`` is built (exported files hold none).
 NETWORK_LOADERS: dict[str, Callable[[ModelSpec], nn.Module]] = {
-    "bundled": _load_bundled, "registered": _build_untrained, "safetensors": _load_saved}
+    "bundled": _load_bundled, "registered": _build_untrained, "safetensors": _load_saved,
+    "state_dict": _load_state_dict}
 
 
 def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None) -> nn.Module:
@@ -203,7 +320,7 @@ def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None
     Args:
         spec: a bundled name, a registered name (untrained weights, with
             :func:`warn_untrained`) or a ``.safetensors`` file (or a parsed
-            :class:`ModelSpec`).
+            :class:`ModelSpec`, e.g. a state dict with its ``arch``).
         kind: the registry kind asked for (``"generator"``, ``"classifier"``; None: any),
             checked before any weights are read.
 
@@ -224,8 +341,8 @@ def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None
     loader = NETWORK_LOADERS.get(parsed.source)
     if loader is None:
         raise UserError(f"{parsed.text}: an exported {parsed.source} file holds no PyTorch "
-                        "network to build; give the bundled name, registered name or "
-                        ".safetensors file it was exported from")
+                        "network to build; give the bundled name, registered name, "
+                        ".safetensors file or state dict with --arch it was exported from")
     name = stored_name(parsed)
     if name is not None:
         check_kind(parsed, name, get_entry(name).kind, kind)  # unknown names: UserError

@@ -41,6 +41,23 @@ Choices where the paper is silent, or that this toolkit adds:
   network returns its input exactly (an option, for short CPU runs; default ``"default"``,
   PyTorch's initialisation, as the paper does not say otherwise).
 
+Official checkpoints (megvii-research/NAFNet, ``basicsr/models/archs/NAFNet_arch.py``) have
+the same parameters under other names; :func:`from_official_state_dict` renames them
+(:data:`OFFICIAL_BLOCK_NAMES`, :data:`OFFICIAL_TOP_NAMES`, and the official ``ups`` /
+``decoders`` lists run coarse -> fine where this module's run fine -> coarse), and
+``deblurkit restore --model NAFNet-GoPro-width32.pth --arch nafnet_w32`` applies it by itself
+(:meth:`NAFNet.from_foreign_state_dict`). What the names do not cover:
+
+- the official ``dec_blk_nums`` lists the decoder levels coarse -> fine, ``dec_blocks`` here
+  fine -> coarse: give it reversed (the GoPro ``[1, 1, 1, 1]`` reads the same);
+- the official ``img_channel`` may differ from 3; here it is 3 (other files are refused by the
+  shape check at ``intro.weight``);
+- the official code pads the input with zeros at the bottom and right to a multiple of
+  ``2^L``; this module reflects (outputs differ near those borders when a side is not a
+  multiple of ``2^L``);
+- the official GoPro test configuration runs ``NAFNetLocal`` (TLC: local average pooling in
+  the channel attention for large inputs); here the attention always pools the whole image.
+
 Example:
     >>> net = NAFNet(width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1))
     >>> net(torch.rand(1, 3, 37, 53)).shape
@@ -49,7 +66,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -162,6 +180,88 @@ class NAFBlock(nn.Module):
         return y + self.gamma * self.ffn_project(h)
 
 
+#: Official NAFNet block parameter names (``NAFBlock`` of ``NAFNet_arch.py``) -> this module's.
+OFFICIAL_BLOCK_NAMES = {"conv1": "expand", "conv2": "depthwise", "conv3": "project",
+                        "sca.1": "attention", "conv4": "ffn_expand", "conv5": "ffn_project"}
+#: Official top-level names -> this module's (``intro``, ``ending``, ``encoders``, ``downs``,
+#: ``ups``, ``decoders``, ``norm1``, ``norm2``, ``beta``, ``gamma`` are the same).
+OFFICIAL_TOP_NAMES = {"middle_blks": "middle"}
+#: Top-level lists the official code indexes coarse -> fine and this module fine -> coarse
+#: (official ``ups.k`` / ``decoders.k`` is ``ups.(L-1-k)`` / ``decoders.(L-1-k)`` here).
+OFFICIAL_REVERSED_LISTS = ("ups", "decoders")
+#: A block parameter key: ``<top>.<level>.<block>.<name>.<leaf>`` or ``middle*.<block>...``.
+_BLOCK_KEY = re.compile(r"^(?P<block>(?:encoders|decoders)\.\d+\.\d+|(?:middle|middle_blks)\.\d+)"
+                        r"\.(?P<name>.+)\.(?P<leaf>weight|bias)$")
+
+
+def _levels(keys: Iterable[str]) -> int:
+    """``L``: the number of downsamplings (``downs.<i>.*`` keys) a state dict holds."""
+    return len({key.split(".")[1] for key in keys if key.startswith("downs.")})
+
+
+def _rename(key: str, levels: int, tops: Mapping[str, str], blocks: Mapping[str, str]) -> str:
+    parts = key.split(".")
+    if parts[0] in OFFICIAL_REVERSED_LISTS and len(parts) > 1 and parts[1].isdigit():
+        parts[1] = str(levels - 1 - int(parts[1]))
+    parts[0] = tops.get(parts[0], parts[0])
+    renamed = ".".join(parts)
+    match = _BLOCK_KEY.match(renamed)
+    if match and match["name"] in blocks:
+        renamed = f"{match['block']}.{blocks[match['name']]}.{match['leaf']}"
+    return renamed
+
+
+def looks_official(keys: Iterable[str]) -> bool:
+    """Whether state dict keys are in the official NAFNet naming (``middle_blks.*`` or a
+    block's ``conv1`` ... ``conv5`` / ``sca.1``).
+
+    Example:
+        >>> looks_official(["middle_blks.0.conv1.weight"])
+        True
+        >>> looks_official(["middle.0.expand.weight"])
+        False
+    """
+    for key in keys:
+        match = _BLOCK_KEY.match(key)
+        if key.startswith("middle_blks.") or (match and match["name"] in OFFICIAL_BLOCK_NAMES):
+            return True
+    return False
+
+
+def from_official_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Rename an official NAFNet state dict to this module's keys (the tensors are not copied).
+
+    Args:
+        state: ``{key: tensor}`` in the official naming (:func:`looks_official`).
+
+    Returns:
+        The same tensors under this module's keys, in the same order.
+
+    Example:
+        >>> official = {"downs.0.weight": 0, "ups.0.0.weight": 1, "decoders.0.0.conv1.bias": 2}
+        >>> list(from_official_state_dict(official))
+        ['downs.0.weight', 'ups.0.0.weight', 'decoders.0.0.expand.bias']
+    """
+    levels = _levels(state)
+    return {_rename(k, levels, OFFICIAL_TOP_NAMES, OFFICIAL_BLOCK_NAMES): v
+            for k, v in state.items()}
+
+
+def to_official_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The inverse of :func:`from_official_state_dict`: this module's keys in the official
+    naming (a state dict the official ``NAFNet`` loads).
+
+    Example:
+        >>> list(to_official_state_dict({"downs.0.weight": 0, "downs.1.weight": 0,
+        ...                              "ups.0.0.weight": 1, "middle.0.attention.bias": 2}))
+        ['downs.0.weight', 'downs.1.weight', 'ups.1.0.weight', 'middle_blks.0.sca.1.bias']
+    """
+    levels = _levels(state)
+    tops = {ours: official for official, ours in OFFICIAL_TOP_NAMES.items()}
+    blocks = {ours: official for official, ours in OFFICIAL_BLOCK_NAMES.items()}
+    return {_rename(k, levels, tops, blocks): v for k, v in state.items()}
+
+
 def _blocks(count: int, channels: int, scale_init: float) -> nn.Sequential:
     return nn.Sequential(*(NAFBlock(channels, scale_init) for _ in range(count)))
 
@@ -221,6 +321,18 @@ class NAFNet(RestorationNet):
         if self.residual_init == "zero":
             zero_init_output_layer_(self.ending)
 
+    @staticmethod
+    def from_foreign_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The hook :func:`deblurkit.models.weights.load_state_dict_model` calls
+        (:data:`~deblurkit.models.weights.FOREIGN_KEYS_HOOK`): an official NAFNet state dict
+        renamed by :func:`from_official_state_dict`; any other returned as it is.
+
+        Example:
+            >>> list(NAFNet.from_foreign_state_dict({"middle_blks.0.beta": torch.zeros(1)}))
+            ['middle.0.beta']
+        """
+        return from_official_state_dict(state) if looks_official(state) else dict(state)
+
     def restore(self, x: Tensor) -> Tensor:
         h = self.intro(x)
         skips = []
@@ -234,4 +346,6 @@ class NAFNet(RestorationNet):
         return x + self.ending(h)
 
 
-__all__ = ["GOPRO_BLOCKS", "LayerNorm2d", "NAFBlock", "NAFNet", "layer_norm_2d", "simple_gate"]
+__all__ = ["GOPRO_BLOCKS", "LayerNorm2d", "NAFBlock", "NAFNet", "OFFICIAL_BLOCK_NAMES",
+           "OFFICIAL_REVERSED_LISTS", "OFFICIAL_TOP_NAMES", "from_official_state_dict",
+           "layer_norm_2d", "looks_official", "simple_gate", "to_official_state_dict"]

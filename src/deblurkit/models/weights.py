@@ -27,11 +27,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import re
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +57,25 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 #: Suffixes read with ``torch.load(..., weights_only=True)``.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 #: Keys of checkpoint dictionaries that wrap the state dict, tried in this order
-#: (``params_ema`` before ``params``: BasicSR checkpoints keep the EMA weights there).
-WRAPPER_KEYS = ("state_dict", "model", "params_ema", "params")
+#: (``params_ema`` before ``params``: BasicSR checkpoints keep the EMA weights there;
+#: ``net_g``: the generator of GAN checkpoints).
+WRAPPER_KEYS = ("state_dict", "model", "net_g", "params_ema", "params")
 #: Key prefixes added by wrappers (``nn.DataParallel`` / DDP, ``torch.compile``), stripped when
 #: every key carries them.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 #: How many keys an error message lists per category before "... and N more".
 MAX_KEYS_LISTED = 8
+#: How many keys the refusal of a file whose tensors do not match its architecture lists
+#: per category (:func:`check_shapes`), in sorted order, before "... and N more".
+FIRST_KEYS_LISTED = 4
+#: Marker of the line of a ``torch.load(weights_only=True)`` refusal that names what was
+#: refused (the lines before it only explain how to load the file unsafely).
+WEIGHTS_ONLY_REASON = "WeightsUnpickler error:"
+#: Name of the static method a model class may define to rename the keys of state dicts
+#: written by its original (third-party) code: ``hook(state) -> state``, returning ``state``
+#: unchanged when its keys are not in that layout (e.g. ``NAFNet.from_foreign_state_dict``).
+#: :func:`load_state_dict_model` calls it before comparing keys and shapes.
+FOREIGN_KEYS_HOOK = "from_foreign_state_dict"
 
 
 def _list_keys(keys: list[str], limit: int = MAX_KEYS_LISTED) -> str:
@@ -175,6 +192,233 @@ def _plain(value: Any) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class ArchitectureOrigin:
+    """Who describes the architecture of a weight file, as its check's messages name it.
+
+    Attributes:
+        arguments: the constructor arguments' name (``deblurkit_kwargs``, ``--arch-kwargs``).
+        container: where they come from (``deblurkit_kwargs metadata``, ``--arch-kwargs``).
+        builder: who "does not build" the model (``its stored arguments``, ``--arch-kwargs``).
+        architecture: the architecture the tensors must match (``its stored architecture``,
+            ``--arch``).
+
+    Example:
+        >>> GIVEN_ARCHITECTURE.architecture
+        '--arch'
+    """
+
+    arguments: str
+    container: str
+    builder: str
+    architecture: str
+
+
+#: A ``.safetensors`` model file's own header names its architecture (:func:`load_model`).
+STORED_ARCHITECTURE = ArchitectureOrigin("deblurkit_kwargs", "deblurkit_kwargs metadata",
+                                         "its stored arguments", "its stored architecture")
+#: ``--arch NAME --arch-kwargs JSON`` name the architecture of a state dict
+#: (:func:`load_state_dict_model`).
+GIVEN_ARCHITECTURE = ArchitectureOrigin("--arch-kwargs", "--arch-kwargs", "--arch-kwargs",
+                                        "--arch")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", tuple: "a list"}.get(type(value), type(value).__name__)
+
+
+def _value_problem(value: Any, reference: Any) -> str:
+    """Why a stored argument cannot stand where its default ``reference`` does ("" if it can):
+    the same JSON type (an integer may stand for a number), a count or size at least 1 where
+    the default is, at least 0 where the default is 0, lists element by element."""
+    if reference is None or value is None:
+        return ""
+    if isinstance(reference, bool) or isinstance(value, bool):
+        ok = isinstance(reference, bool) and isinstance(value, bool)
+        return "" if ok else f"must be {_type_name(reference)}, got {_type_name(value)}"
+    if isinstance(reference, int):
+        if not isinstance(value, int):
+            return f"must be an integer, got {_type_name(value)}"
+        floor = 1 if reference > 0 else 0 if reference == 0 else None
+        if floor is not None and value < floor:
+            return f"must be at least {floor}, got {value}"
+        return ""
+    if isinstance(reference, float):
+        ok = isinstance(value, (int, float))
+        return "" if ok else f"must be a number, got {_type_name(value)}"
+    if isinstance(reference, str):
+        return "" if isinstance(value, str) else f"must be a string, got {_type_name(value)}"
+    if isinstance(reference, (list, tuple)):
+        if not isinstance(value, list):
+            return f"must be a list, got {_type_name(value)}"
+        if reference:
+            for item in value:
+                problem = _value_problem(item, reference[0])
+                if problem:
+                    return f"items {problem.replace('must be', 'must each be', 1)}"
+    return ""
+
+
+def _schema_problem(name: str, kwargs: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first stored argument of the registered model ``name`` whose type or range does
+    not fit its default (the variant's bound value, else the builder's signature default),
+    with the reason; None when all fit. Arguments without a default are left to the builder."""
+    import inspect
+
+    from deblurkit.models.registry import get_entry
+
+    entry = get_entry(name)
+    try:
+        parameters = inspect.signature(entry.builder).parameters
+    except (TypeError, ValueError):
+        return None
+    for key, value in kwargs.items():
+        if key in entry.defaults:
+            reference = entry.defaults[key]
+        elif key in parameters and parameters[key].default is not inspect.Parameter.empty:
+            reference = parameters[key].default
+        else:
+            continue
+        problem = _value_problem(value, reference)
+        if problem:
+            return key, problem
+    return None
+
+
+class _TooManyTensors(Exception):
+    """Raised inside the ``meta`` build once it registers more tensors than allowed."""
+
+
+@contextlib.contextmanager
+def _tensor_budget(limit: int | None) -> Iterator[None]:
+    """Abort a network build (in this thread) that registers more than ``limit`` parameters
+    and buffers: stored arguments asking for a million blocks fail at once instead of
+    spending minutes building them on ``meta``."""
+    if limit is None:
+        yield
+        return
+    from torch.nn.modules import module as module_hooks
+
+    thread, count = threading.get_ident(), [0]
+
+    def hook(module: nn.Module, name: str, value: Any) -> None:
+        if threading.get_ident() == thread:
+            count[0] += 1
+            if count[0] > limit:
+                raise _TooManyTensors
+
+    handles = [module_hooks.register_module_parameter_registration_hook(hook),
+               module_hooks.register_module_buffer_registration_hook(hook)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+#: A stored architecture may register at most this many times the tensors its file holds
+#: (plus :data:`TENSOR_BUDGET_SLACK`) while it is built on ``meta`` (re-registrations and
+#: non-persistent buffers are counted too, hence the margin).
+TENSOR_BUDGET_FACTOR = 4
+TENSOR_BUDGET_SLACK = 64
+
+
+def check_architecture_arguments(file: Path, name: str, kwargs: Any,
+                                 origin: ArchitectureOrigin = STORED_ARCHITECTURE, *,
+                                 stored_tensors: int | None = None
+                                 ) -> dict[str, tuple[int, ...]]:
+    """Check constructor arguments for a weight file and build the network on the ``meta``
+    device (shapes only, no memory).
+
+    Args:
+        file: the weight file (named in messages).
+        name: the registered model name.
+        kwargs: its constructor arguments: a mapping of plain JSON values (anything else is
+            refused before the model sees it).
+        origin: who gave ``name`` / ``kwargs`` (for the messages).
+        stored_tensors: the number of tensors the file holds, when known before the build: a
+            build that registers far more (:data:`TENSOR_BUDGET_FACTOR`) is stopped at once.
+
+    Returns:
+        ``{state dict key: shape}`` of the network these arguments build.
+
+    Raises:
+        UserError: naming the file and the problem (not a JSON object, a value that is not
+            plain JSON, arguments the model refuses).
+
+    Example:
+        >>> shapes = check_architecture_arguments(Path("w.pth"), "s1_msed", {"base_width": 4})
+        >>> len(shapes) > 0
+        True
+    """
+    from deblurkit.models.registry import create_model
+
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise UserError(f"{file}: {origin.container} must be a JSON object, got "
+                        f"{type(kwargs).__name__}")
+    bad = [k for k, v in kwargs.items() if not _plain(v)]
+    if bad:
+        raise UserError(f"{file}: {origin.arguments}[{bad[0]!r}] is not a plain JSON value")
+    mismatch = _schema_problem(name, kwargs)
+    if mismatch:
+        raise UserError(f"{file}: {origin.arguments}[{mismatch[0]!r}] {mismatch[1]}")
+    limit = (None if stored_tensors is None
+             else TENSOR_BUDGET_FACTOR * stored_tensors + TENSOR_BUDGET_SLACK)
+    try:
+        with torch.device("meta"), warnings.catch_warnings(), _tensor_budget(limit):
+            warnings.simplefilter("ignore")  # e.g. "zero-element tensors": refused below
+            skeleton = create_model(name, **kwargs)
+    except _TooManyTensors:
+        raise UserError(f"{file}: {origin.builder} describe a network of more than {limit} "
+                        f"tensors, the file holds {stored_tensors}") from None
+    except (UserError, TypeError, ValueError, KeyError, IndexError, RuntimeError,
+            ArithmeticError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{file}: {origin.builder} do not build {name!r}: {reason}") from None
+    return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+
+
+def check_shapes(file: Path, name: str, expected: Mapping[str, tuple[int, ...]],
+                 stored: Mapping[str, tuple[int, ...]],
+                 origin: ArchitectureOrigin = STORED_ARCHITECTURE) -> None:
+    """Compare the tensor shapes of a weight file with those of its architecture.
+
+    Args:
+        file: the weight file (named in messages).
+        name: the registered model name.
+        expected: ``{key: shape}`` the architecture has (:func:`check_architecture_arguments`).
+        stored: ``{key: shape}`` the file holds.
+        origin: who gave the architecture (for the messages).
+
+    Raises:
+        UserError: one line naming the file and the first :data:`FIRST_KEYS_LISTED` missing,
+            unexpected or differently shaped tensors (sorted by key).
+
+    Example:
+        >>> check_shapes(Path("w.pth"), "net", {"w": (2,)}, {"w": (2,)})
+    """
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
+    if missing or extra:
+        parts = [f"{len(missing)} missing: {_list_keys(missing, FIRST_KEYS_LISTED)}"
+                 if missing else "",
+                 f"{len(extra)} unexpected: {_list_keys(extra, FIRST_KEYS_LISTED)}"
+                 if extra else ""]
+        raise UserError(f"{file}: does not match {origin.architecture} {name!r} (tensors "
+                        + "; ".join(p for p in parts if p) + ")")
+    mismatched = [key for key in sorted(expected)
+                  if tuple(expected[key]) != tuple(stored[key])]
+    if mismatched:
+        key = mismatched[0]
+        more = (f" (and {len(mismatched) - 1} more: "
+                f"{_list_keys(mismatched[1:], FIRST_KEYS_LISTED - 1)})"
+                if len(mismatched) > 1 else "")
+        raise UserError(f"{file}: shape mismatch of tensor {key!r}: {list(stored[key])} "
+                        f"in the file, {list(expected[key])} by {origin.architecture} "
+                        f"{name!r}{more}")
+
+
 def check_untrusted_architecture(file: Path, name: str, kwargs: Any) -> None:
     """Check a weight file's stored architecture before anything is allocated.
 
@@ -183,7 +427,8 @@ def check_untrusted_architecture(file: Path, name: str, kwargs: Any) -> None:
     ``meta`` device (shapes only, no memory) and every tensor shape the arguments imply is
     compared with the shapes stored in the file (read from its header, not its data). Only a
     file whose tensors match its own description passes, so building the real network costs
-    what the file itself holds.
+    what the file itself holds. (:func:`check_architecture_arguments` + :func:`check_shapes`;
+    a state dict with ``--arch`` goes through the same two, :func:`load_state_dict_model`.)
 
     Raises:
         UserError: naming the file and the first problem (wrong argument types, arguments the
@@ -191,37 +436,13 @@ def check_untrusted_architecture(file: Path, name: str, kwargs: Any) -> None:
     """
     from safetensors import safe_open
 
-    from deblurkit.models.registry import create_model
-
-    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-        raise UserError(f"{file}: deblurkit_kwargs metadata must be a JSON object, got "
-                        f"{type(kwargs).__name__}")
-    bad = [k for k, v in kwargs.items() if not _plain(v)]
-    if bad:
-        raise UserError(f"{file}: deblurkit_kwargs[{bad[0]!r}] is not a plain JSON value")
-    try:
-        with torch.device("meta"):
-            skeleton = create_model(name, **kwargs)
-    except (UserError, TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{file}: its stored arguments do not build {name!r}: {reason}") from None
-    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     try:
         with safe_open(str(file), framework="pt") as handle:
             stored = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types for bad headers
         raise UserError(f"{file}: not a readable safetensors file ({type(exc).__name__})") from None
-    missing = sorted(set(expected) - set(stored))
-    extra = sorted(set(stored) - set(expected))
-    if missing or extra:
-        what = (f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {extra[0]!r}")
-        raise UserError(f"{file}: does not match its stored architecture {name!r} ({what}; "
-                        f"{len(missing)} missing, {len(extra)} unexpected)")
-    for key in sorted(expected):
-        if expected[key] != stored[key]:
-            raise UserError(f"{file}: shape mismatch of tensor {key!r}: {list(stored[key])} "
-                            f"in the file, {list(expected[key])} by its stored architecture "
-                            f"{name!r}")
+    expected = check_architecture_arguments(file, name, kwargs, stored_tensors=len(stored))
+    check_shapes(file, name, expected, stored)
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -252,8 +473,9 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     metadata = read_metadata(file)
     name = metadata.get("deblurkit_name")
     if not name:
-        raise UserError(f"{file}: not a deblurkit model file (no deblurkit_name in its metadata); "
-                        "load third-party weights with read_state_dict + load_state_dict_checked")
+        raise UserError(f"{file}: not a deblurkit model file (no deblurkit_name in its "
+                        "metadata); for a third-party state dict give its architecture: "
+                        "--model FILE --arch NAME (load_state_dict_model in Python)")
     version = int(metadata.get("format_version", "1"))
     if version > FORMAT_VERSION:
         raise UserError(f"{file}: written by a newer deblurkit (format {version}, this one "
@@ -266,6 +488,64 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     model = create_model(name, **kwargs)
     load_state_dict_checked(model, read_state_dict(file), strict=True, source=str(file))
     model.deblurkit_metadata = metadata
+    return model.to(map_location).eval()
+
+
+def load_state_dict_model(path: str | os.PathLike, name: str,
+                          kwargs: Mapping[str, Any] | None = None,
+                          map_location: str | torch.device = "cpu") -> nn.Module:
+    """Build the registered model ``name`` and fill it from a third-party state dict.
+
+    The file is untrusted: ``kwargs`` pass the checks of a ``.safetensors`` file's stored
+    arguments (:func:`check_architecture_arguments`: plain JSON values, the network built on
+    the ``meta`` device) before the file is read; the file is read with
+    :func:`read_state_dict` (``torch.load(weights_only=True)``, BasicSR ``params_ema`` /
+    ``params`` and other wrappers, a ``module.`` prefix stripped); a model class's
+    :data:`FOREIGN_KEYS_HOOK` renames the keys of its original code (official NAFNet
+    checkpoints); then every key and shape is compared (:func:`check_shapes`) before the real
+    network is allocated and loaded strictly.
+
+    Args:
+        path: a ``.pth`` / ``.pt`` / ``.bin`` / ``.ckpt`` (or ``.safetensors``) state dict.
+        name: the registered model name it is for (``--arch``).
+        kwargs: constructor arguments overriding the variant's defaults (``--arch-kwargs``).
+        map_location: device to move the model to.
+
+    Returns:
+        The model, in eval mode, carrying ``deblurkit_name`` / ``deblurkit_kwargs`` (so
+        :func:`save_model` turns it into a ``.safetensors`` model file).
+
+    Raises:
+        UserError: one line naming the file: an unknown name, arguments of the wrong type or
+            that the model refuses, an unreadable file, a file holding more than tensors, and
+            the first missing, unexpected or differently shaped keys.
+
+    Example:
+        >>> net = load_state_dict_model("NAFNet-GoPro-width32.pth", "nafnet_w32")  # doctest: +SKIP
+    """
+    from deblurkit.models.registry import create_model, get_entry
+
+    file = Path(path)
+    # anything but a mapping is passed on as it is, for the check to refuse with the file named
+    arguments: Any = {} if kwargs is None else (
+        dict(kwargs) if isinstance(kwargs, Mapping) else kwargs)
+    try:
+        builder = get_entry(name).builder
+    except UserError as exc:
+        raise UserError(f"{file}: --arch: {exc}") from None
+    expected = check_architecture_arguments(file, name, arguments, GIVEN_ARCHITECTURE)
+    state = read_state_dict(file)
+    hook = getattr(builder, FOREIGN_KEYS_HOOK, None)
+    if hook is not None:
+        adapted = hook(state)
+        if list(adapted) != list(state):
+            logger.info("%s: keys renamed to deblurkit's by %s.%s", file,
+                        getattr(builder, "__qualname__", name), FOREIGN_KEYS_HOOK)
+        state = adapted
+    check_shapes(file, name, expected, {k: tuple(v.shape) for k, v in state.items()},
+                 GIVEN_ARCHITECTURE)
+    model = create_model(name, **arguments)
+    load_state_dict_checked(model, state, strict=True, source=str(file))
     return model.to(map_location).eval()
 
 
@@ -288,13 +568,33 @@ def _unwrap(obj: Any, file: Path) -> dict[str, Tensor]:
     return state
 
 
+def _torch_load_reason(exc: Exception) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` refused a file: the unpickler's
+    own reason when there is one (``Unsupported global: GLOBAL x.Y ...``), else the first line
+    of the message, without terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    for i, line in enumerate(lines):
+        if WEIGHTS_ONLY_REASON in line:
+            reason = line.split(WEIGHTS_ONLY_REASON, 1)[1].strip()
+            if not reason and i + 1 < len(lines):  # the reason on its own line
+                reason = lines[i + 1]
+            reason = reason.split(". Please use")[0].rstrip(".") or "refused"
+            return f"{reason}: the file holds more than tensors and plain containers"
+    if lines and lines[0].startswith("Weights only load failed"):
+        # torch's first line advises weights_only=False, which would run the pickle: never
+        return "the unpickler refused it: the file holds more than tensors and plain containers"
+    return lines[0] if lines else type(exc).__name__
+
+
 def read_state_dict(path: str | os.PathLike, *, hint: str | None = None) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or ``.pth`` / ``.pt`` / ``.bin`` / ``.ckpt``.
 
     Torch pickles are opened only with ``torch.load(..., weights_only=True)`` (tensors
-    and plain containers: a pickle cannot run code). Checkpoint wrappers are unwrapped (``{"state_dict": ...}``,
-    ``{"model": ...}``, BasicSR's ``params_ema`` / ``params``) and a ``module.`` (DataParallel)
-    or ``_orig_mod.`` (torch.compile) prefix carried by every key is stripped.
+    and plain containers: a pickle cannot run code). Checkpoint wrappers are unwrapped
+    (:data:`WRAPPER_KEYS`: ``{"state_dict": ...}``, ``{"model": ...}``, ``{"net_g": ...}``,
+    BasicSR's ``params_ema``, preferred, or ``params``) and a ``module.`` (DataParallel) or
+    ``_orig_mod.`` (torch.compile) prefix carried by every key is stripped.
 
     Args:
         path: the weight file.
@@ -324,12 +624,12 @@ def read_state_dict(path: str | os.PathLike, *, hint: str | None = None) -> dict
             raise UserError(f"{file}: not a readable safetensors file ({exc})") from None
     elif suffix in TORCH_SUFFIXES:
         try:
-            obj = torch.load(file, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. "pickle protocol 4": one line below
+                obj = torch.load(file, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, ...
-            text = str(exc).strip()
-            first_line = text.splitlines()[0] if text else type(exc).__name__
             raise UserError(f"{file}: cannot be read with torch.load(weights_only=True) "
-                            f"({first_line})") from None
+                            f"({_torch_load_reason(exc)})") from None
     else:
         raise UserError(f"{file}: unknown weight file type {suffix!r} (expected one of "
                         f"{list(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)})")

@@ -61,8 +61,10 @@ def _image_png(source: Path, target: Path) -> None:
 
 def _frame_png(source: Path, frame: int, target: Path) -> None:
     """Decode frames of ``source`` up to ``frame`` (as the video pipeline numbers them) and
-    write that one as an 8-bit RGB PNG."""
+    write that one as an 8-bit RGB PNG, turned upright as a player shows it (its display
+    matrix)."""
     from deblurkit.inference.video import frame_to_rgb, open_video
+    from deblurkit.inference.video.containers import upright
     from deblurkit.io import write_image
 
     if frame < 0:
@@ -71,7 +73,8 @@ def _frame_png(source: Path, frame: int, target: Path) -> None:
     try:
         for index, decoded in enumerate(inp.container.decode(inp.video)):
             if index == frame:
-                write_image(target, frame_to_rgb(decoded), bit_depth=8, overwrite=True)
+                write_image(target, upright(frame_to_rgb(decoded), inp.display_matrix),
+                            bit_depth=8, overwrite=True)
                 return
     finally:
         inp.container.close()

@@ -4,7 +4,8 @@ format, and set up its streams.
 The input's first video stream is restored and its audio streams are copied packet for packet
 (:func:`open_video`); the output is a container chosen by its suffix (:data:`CONTAINERS`) with
 one video stream encoded as :class:`EncodeOptions` says and copies of the audio streams
-(:func:`open_output`), with the input's size, time base and colour tags.
+(:func:`open_output`), with the input's size, time base, colour tags and display metadata
+(display matrix -- rotation and flips --, pixel aspect ratio, language).
 
 PyAV is imported inside the functions that need it.
 """
@@ -12,7 +13,10 @@ PyAV is imported inside the functions that need it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import struct
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +24,12 @@ from typing import Any
 
 from deblurkit.errors import UserError
 
-__all__ = ["CONTAINERS", "CRF_CODECS", "DEFAULT_CODEC", "DEFAULT_CRF", "FALLBACK_RATE",
-           "MUXER_OPTIONS", "STILL_IMAGE_FORMATS", "YUV420_CODECS", "EncodeOptions",
-           "VideoInput", "VideoOutput", "container_format", "ffmpeg_reason", "input_info",
-           "open_output", "open_video"]
+__all__ = ["CONTAINERS", "CRF_CODECS", "DEFAULT_CODEC", "DEFAULT_CRF", "DISPLAY_MATRIX_FORMATS",
+           "FALLBACK_RATE", "MUXER_OPTIONS", "STILL_IMAGE_FORMATS", "STREAM_TAGS",
+           "YUV420_CODECS", "DisplayMatrix", "EncodeOptions", "VideoInput", "VideoOutput",
+           "container_format", "display_note",
+           "display_rotation", "ffmpeg_reason", "input_info", "open_output", "open_video",
+           "read_display_matrix", "rotation_matrix", "upright"]
 
 #: Default video codec and quality.
 DEFAULT_CODEC = "libx264"
@@ -41,6 +47,11 @@ CONTAINERS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv
 #: none is negative (AAC priming packets start before 0); we keep the input's timestamps.
 MUXER_OPTIONS: dict[str, dict[str, str]] = {"matroska": {"avoid_negative_ts": "disabled"},
                                             "webm": {"avoid_negative_ts": "disabled"}}
+#: Containers that store a video stream's display matrix (MP4/MOV ``tkhd`` matrix, Matroska
+#: projection pose); AVI has no place for it.
+DISPLAY_MATRIX_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
+#: Stream tags copied to the output's video and audio streams.
+STREAM_TAGS = ("language", "title")
 #: Frame rate handed to the encoder when the input declares none (rate control only; the
 #: timestamps are the input's).
 FALLBACK_RATE = Fraction(25)
@@ -78,6 +89,126 @@ def ffmpeg_reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+#: A display matrix: FFmpeg's ``AV_PKT_DATA_DISPLAYMATRIX``, 9 int32 in row order, 16.16 fixed
+#: point except the last column (2.30).
+DisplayMatrix = tuple[int, ...]
+
+
+def display_rotation(matrix: DisplayMatrix | None) -> float:
+    """The rotation of a display matrix in degrees, counter-clockwise, in ``[-180, 180]``: what
+    ffprobe prints as "rotation of ... degrees" and PyAV as ``VideoFrame.rotation``
+    (``av_display_rotation_get``); 0 without a matrix.
+
+    Example:
+        >>> display_rotation((0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30))   # a portrait phone
+        -90.0
+    """
+    if matrix is None:
+        return 0.0
+    a, b, _, c, d = (v / 65536 for v in matrix[:5])
+    scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
+    if scale_x == 0 or scale_y == 0:
+        return 0.0
+    angle = -math.degrees(math.atan2(b / scale_y, a / scale_x))
+    return round(angle, 2) + 0.0  # + 0.0: no "-0.0"
+
+
+def rotation_matrix(clockwise_degrees: float) -> DisplayMatrix:
+    """The display matrix of a clockwise rotation (``av_display_rotation_set``), as older
+    muxers' ``rotate`` tag states it: ``rotate=90`` is ``display_rotation == -90``.
+
+    Example:
+        >>> rotation_matrix(90)
+        (0, 65536, 0, -65536, 0, 0, 0, 0, 1073741824)
+    """
+    radians = -math.radians(clockwise_degrees)
+    cos, sin = math.cos(radians), math.sin(radians)
+    return (int(cos * 65536), int(-sin * 65536), 0, int(sin * 65536), int(cos * 65536), 0,
+            0, 0, 1 << 30)
+
+
+def _mirrored(matrix: DisplayMatrix) -> bool:
+    return matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0
+
+
+def display_note(matrix: DisplayMatrix | None) -> str | None:
+    """A few words on what a display matrix does ("display rotation -90 degrees", ", mirrored"),
+    or None when it leaves the picture as stored.
+
+    Example:
+        >>> display_note((0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30))
+        'display rotation -90 degrees'
+    """
+    if matrix is None:
+        return None
+    rotation, mirrored = display_rotation(matrix), _mirrored(matrix)
+    if not rotation and not mirrored:
+        return None
+    return f"display rotation {rotation:g} degrees" + (", mirrored" if mirrored else "")
+
+
+def upright(rgb: Any, matrix: DisplayMatrix | None) -> Any:
+    """The pixels of a decoded frame as a player shows them: turned by the display matrix's
+    rotation (nearest quarter turn) and mirrored left-right when the matrix mirrors; for
+    previews (restoration itself works on the stored pixels and keeps the matrix).
+
+    Example:
+        >>> import numpy as np
+        >>> stored = np.arange(6).reshape(2, 3)                 # landscape, as a phone stores it
+        >>> upright(stored, rotation_matrix(90)).shape          # rotate=90: shown portrait
+        (3, 2)
+        >>> upright(stored, rotation_matrix(90))[0].tolist()    # turned clockwise
+        [3, 0]
+    """
+    import numpy as np
+
+    if matrix is None:
+        return rgb
+    out = np.fliplr(rgb) if _mirrored(matrix) else rgb
+    quarter_turns = round(display_rotation(matrix) / 90) % 4  # counter-clockwise
+    return np.ascontiguousarray(np.rot90(out, k=quarter_turns))
+
+
+def _legacy_rotate_tag(stream: Any) -> DisplayMatrix | None:
+    """The display matrix of a ``rotate`` stream tag (clockwise degrees, written by older
+    FFmpeg muxers and phones' MP4 tools), or None when there is none or it is 0."""
+    for key, value in dict(stream.metadata or {}).items():
+        if key.lower() == "rotate":
+            with contextlib.suppress(ValueError):
+                degrees = float(value)
+                if math.isfinite(degrees) and degrees % 360:
+                    return rotation_matrix(degrees)
+    return None
+
+
+def read_display_matrix(path: str | os.PathLike, stream_index: int) -> DisplayMatrix | None:
+    """The display matrix of video stream ``stream_index`` of ``path``: how a player turns and
+    mirrors its pixels (a phone video held upright: rotation -90), or None.
+
+    PyAV (18) reads no stream side data, but FFmpeg's decoders attach the stream's display
+    matrix to every decoded frame: the first frame is decoded from a second opening of the
+    file. A ``rotate`` tag (older files) stands in when there is no matrix. A file that does
+    not open or decode here has none (the pipeline reports its errors).
+    """
+    import av
+    from av.sidedata.sidedata import Type
+
+    try:
+        with av.open(os.fspath(path), "r") as container:
+            stream = container.streams[stream_index]
+            for frame in container.decode(stream):
+                for side_data in frame.side_data:
+                    if side_data.type == Type.DISPLAYMATRIX and side_data.buffer_size == 36:
+                        return struct.unpack("=9i", bytes(side_data))
+                break
+            return _legacy_rotate_tag(stream)
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return None
+
+
+_UNREAD: Any = object()
+
+
 @dataclass
 class VideoInput:
     """An opened input video.
@@ -86,11 +217,23 @@ class VideoInput:
         container: the ``av`` input container.
         video: its first video stream (the one restored).
         audio: its audio streams (copied packet for packet).
+        path: the file (to read its display matrix, :attr:`display_matrix`).
     """
 
     container: Any
     video: Any
     audio: list[Any]
+    path: str = ""
+    _display_matrix: Any = field(default=_UNREAD, init=False, repr=False)
+
+    @property
+    def display_matrix(self) -> DisplayMatrix | None:
+        """The video stream's display matrix (:func:`read_display_matrix`), read on first use
+        (it costs decoding one frame)."""
+        if self._display_matrix is _UNREAD:
+            self._display_matrix = (read_display_matrix(self.path, self.video.index)
+                                    if self.path else None)
+        return self._display_matrix
 
 
 #: FFmpeg demuxers of still pictures (besides the ``*_pipe`` ones): refused as videos.
@@ -128,7 +271,7 @@ def open_video(path: str | os.PathLike) -> VideoInput:
         container.close()
         raise UserError(f"{path}: cannot read video: unsupported or unknown video codec")
     video.thread_type = "AUTO"
-    return VideoInput(container, video, list(container.streams.audio))
+    return VideoInput(container, video, list(container.streams.audio), path)
 
 
 def container_format(output: Path) -> str:
@@ -218,8 +361,6 @@ def _choose_pix_fmt(codec: Any, options: EncodeOptions, input_fmt: str, output: 
         chosen = full[0]
     kept = _deep(chosen, input_fmt, supported)
     if format_bits(kept) < format_bits(input_fmt):
-        import sys
-
         print(f"warning: {output}: the input has {format_bits(input_fmt)} bits per sample "
               f"({input_fmt}); codec {options.codec} writes {kept} ({format_bits(kept)} bits) "
               "here: use --codec libx264 (10 bits) or --codec ffv1 to keep them",
@@ -238,6 +379,8 @@ class VideoOutput:
         pix_fmt: the encoder's pixel format.
         crf: the constant rate factor used (None for codecs without one).
         audio_streams_copied: how many audio streams are copied.
+        display_matrix: the display matrix written (the input's), None when there is none or
+            the container cannot hold it.
     """
 
     container: Any
@@ -246,12 +389,18 @@ class VideoOutput:
     pix_fmt: str
     crf: float | None
     audio_streams_copied: int
+    display_matrix: DisplayMatrix | None = None
 
 
 def open_output(tmp: Path, output: Path, inp: VideoInput,
                 options: EncodeOptions) -> VideoOutput:
     """Open the output container at ``tmp`` (renamed to ``output`` once written) with a video
-    stream like ``inp``'s (size, time base, colour tags) and copies of its audio streams.
+    stream like ``inp``'s (size, time base, colour tags, display matrix, pixel aspect ratio,
+    language) and copies of its audio streams.
+
+    The display matrix (rotation, flips) is copied as it is, the pixels are not turned, so the
+    output plays the way the input does; a container that cannot store it (AVI) gets a warning
+    on stderr.
 
     Raises:
         UserError: unknown or non-video encoder, a pixel format the codec or the frame size
@@ -290,6 +439,12 @@ def open_output(tmp: Path, output: Path, inp: VideoInput,
                 value = getattr(in_cc, name)
                 if value:
                     setattr(vstream.codec_context, name, value)
+        with contextlib.suppress(AttributeError, ValueError, TypeError):
+            sar = inp.video.sample_aspect_ratio  # the container's, else the bitstream's
+            if sar and sar != 1:
+                vstream.codec_context.sample_aspect_ratio = sar
+        _copy_tags(vstream, inp.video)
+        matrix = _copy_display_matrix(vstream, inp.display_matrix, fmt, output)
         enc_options = dict(options.options)
         crf = None
         if options.codec in CRF_CODECS and options.crf is not None:
@@ -303,6 +458,7 @@ def open_output(tmp: Path, output: Path, inp: VideoInput,
             for a in inp.audio:
                 try:
                     audio.append(container.add_stream_from_template(a))
+                    _copy_tags(audio[-1], a)
                 except (av.FFmpegError, ValueError) as exc:
                     raise UserError(f"{output}: cannot copy audio stream #{a.index} "
                                     f"({a.codec_context.name}) into {fmt}: "
@@ -312,7 +468,32 @@ def open_output(tmp: Path, output: Path, inp: VideoInput,
         with contextlib.suppress(Exception):
             container.close()
         raise
-    return VideoOutput(container, vstream, audio, pix_fmt, crf, len(audio))
+    return VideoOutput(container, vstream, audio, pix_fmt, crf, len(audio), matrix)
+
+
+def _copy_tags(dst: Any, src: Any) -> None:
+    """Copy the stream tags of :data:`STREAM_TAGS` (language, title) from ``src`` to ``dst``."""
+    for tag in STREAM_TAGS:
+        value = dict(src.metadata or {}).get(tag)
+        if value and not (tag == "language" and value == "und"):
+            dst.metadata[tag] = value
+
+
+def _copy_display_matrix(vstream: Any, matrix: DisplayMatrix | None, fmt: str,
+                         output: Path) -> DisplayMatrix | None:
+    """Write ``matrix`` as the output stream's display matrix when the container can hold it;
+    returns what was written. A container that cannot (AVI) gets a one-line warning."""
+    if matrix is None:
+        return None
+    if fmt not in DISPLAY_MATRIX_FORMATS:
+        if display_note(matrix) is not None:
+            mirrored = ", mirrored" if _mirrored(matrix) else ""
+            print(f"warning: {output}: {fmt} cannot store the input's display rotation "
+                  f"({display_rotation(matrix):g} degrees{mirrored}); the output plays as "
+                  "stored: use .mp4, .mov or .mkv to keep it", file=sys.stderr)
+        return None
+    vstream.set_display_matrix(matrix)
+    return matrix
 
 
 def input_info(path: str, inp: VideoInput) -> dict[str, Any]:
@@ -329,6 +510,8 @@ def input_info(path: str, inp: VideoInput) -> dict[str, Any]:
         "pix_fmt": cc.pix_fmt,
         "fps": float(rate) if rate else None,
         "time_base": str(v.time_base) if v.time_base else None,
+        "rotation": display_rotation(inp.display_matrix),
+        "display_matrix": list(inp.display_matrix) if inp.display_matrix else None,
         "audio": [{"index": a.index, "codec": a.codec_context.name,
                    "sample_rate": a.codec_context.sample_rate,
                    "channels": a.codec_context.channels if hasattr(a.codec_context, "channels")

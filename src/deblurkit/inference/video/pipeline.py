@@ -13,7 +13,9 @@ Pipeline (three stages, two bounded queues, see ``docs/video.md``)::
   (:mod:`~deblurkit.inference.video.frames`) at most once, whether it is scored, deblurred or
   both.
 - **encode** re-encodes every frame with its original timestamp (variable frame rate stays
-  variable) and remuxes the audio packets as they are.
+  variable) and remuxes the audio packets as they are. The frames keep their stored
+  orientation; the input's display matrix (a phone video's rotation) is copied to the output
+  stream (:func:`~deblurkit.inference.video.containers.open_output`).
 
 Memory is bounded: at most ``2 * queue_size`` items in the queues, plus what the selector
 holds (15 frames for ``middle15``, 8 for ``laplacian``; a frame scored but not yet decided
@@ -45,8 +47,9 @@ import numpy as np
 from deblurkit.errors import OutputExistsError, UserError
 from deblurkit.inference.selection import Decision, Selector
 from deblurkit.inference.video.containers import (CONTAINERS, EncodeOptions, VideoInput,
-                                                  VideoOutput, container_format, ffmpeg_reason,
-                                                  input_info, open_output, open_video)
+                                                  VideoOutput, container_format,
+                                                  display_rotation, ffmpeg_reason, input_info,
+                                                  open_output, open_video)
 from deblurkit.inference.video.cost import runtime_totals
 from deblurkit.inference.video.frames import frame_samples, replace_rgb, to_output_format
 from deblurkit.io import to_float
@@ -321,6 +324,7 @@ def restore_video(input: str | os.PathLike, output: str | os.PathLike, *,
                                    show_progress)
             stated, decoded = int(inp.video.frames or 0), len(report["frames"])
             report["truncated"] = bool(stated and decoded < stated)
+            report["frames_stated"] = stated or None
             if report["truncated"] and not allow_truncated:
                 raise UserError(f"{src}: decoded {decoded} of the {stated} frames its container "
                                 "states (truncated or damaged file); nothing written (pass "
@@ -400,6 +404,9 @@ def _run_pipeline(inp: VideoInput, src: Path, dst: Path, tmp: Path, selector: Se
         "output": {"path": str(dst), "format": CONTAINERS[dst.suffix.lower()],
                    "codec": encode.codec, "pix_fmt": out.pix_fmt, "crf": out.crf,
                    "preset": encode.preset, "options": dict(encode.options),
+                   "rotation": display_rotation(out.display_matrix),
+                   "display_matrix": (list(out.display_matrix) if out.display_matrix
+                                      else None),
                    "audio_copied": out.audio_streams_copied > 0,
                    "audio_streams_copied": out.audio_streams_copied},
         "frames": frames,
