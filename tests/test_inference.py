@@ -349,7 +349,7 @@ def test_load_backend_default_and_errors(tmp_path):
         load_backend("s1_msed_1scale", backend="onnxruntime")
     odd = tmp_path / "weights.bin"
     odd.write_bytes(b"x")
-    with pytest.raises(UserError, match="unknown model file type"):
+    with pytest.raises(UserError, match="state dict without its architecture; add --arch"):
         load_backend(odd)
 
 

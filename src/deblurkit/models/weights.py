@@ -231,7 +231,8 @@ def _type_name(value: Any) -> str:
 def _value_problem(value: Any, reference: Any) -> str:
     """Why a stored argument cannot stand where its default ``reference`` does ("" if it can):
     the same JSON type (an integer may stand for a number), a count or size at least 1 where
-    the default is, at least 0 where the default is 0, lists element by element."""
+    the default is, at least 0 where the default is 0, lists element by element (or one value
+    standing for every element, which the builder may refuse)."""
     if reference is None or value is None:
         return ""
     if isinstance(reference, bool) or isinstance(value, bool):
@@ -251,6 +252,10 @@ def _value_problem(value: Any, reference: Any) -> str:
         return "" if isinstance(value, str) else f"must be a string, got {_type_name(value)}"
     if isinstance(reference, (list, tuple)):
         if not isinstance(value, list):
+            if reference and not isinstance(value, str):
+                # one value for every level (``per_level`` arguments take either)
+                problem = _value_problem(value, reference[0])
+                return f"must be a list, or one value for every level: {problem}" if problem else ""
             return f"must be a list, got {_type_name(value)}"
         if reference:
             for item in value:
