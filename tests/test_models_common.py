@@ -23,6 +23,9 @@ from deblurkit.models.weights import load_model, save_model
 SMALL_KWARGS: dict[str, dict] = {
     "s1_msed*": {"base_width": 4, "num_resblocks": 1},
     "s2_msrn*": {"width": 8, "num_msrb": 1},
+    # three levels: on 4x4 pixel blocks, four poolings leave a 1x1 map at these input sizes
+    "s3_msdn_cpu": {"stem_channels": 8, "growth_rate": 4, "block_layers": [1, 1, 1],
+                    "bottleneck_layers": 1, "decoder_channels": [8, 8, 8]},
     "s3_*": {"stem_channels": 8, "growth_rate": 4, "block_layers": [1, 1, 1, 1],
              "bottleneck_layers": 1, "decoder_channels": [8, 8, 8, 8]},
     "s4_deblurnet*": {"stem_channels": 8, "body_channels": 8, "num_blocks": 2},

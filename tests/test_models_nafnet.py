@@ -10,6 +10,7 @@ import torch
 from deblurkit.models import create_model, list_models
 from deblurkit.models.nafnet import (GOPRO_BLOCKS, LayerNorm2d, NAFBlock, NAFNet, layer_norm_2d,
                                      simple_gate)
+from realistic_recipes import check_realistic_recipe
 
 
 def _block_params(c: int) -> int:
@@ -115,3 +116,10 @@ def test_registered_variants_use_the_papers_gopro_blocks():
                 width, GOPRO_BLOCKS["enc_blocks"], GOPRO_BLOCKS["middle_blocks"],
                 GOPRO_BLOCKS["dec_blocks"])
             assert net.pad_multiple == 16
+
+
+@pytest.mark.parametrize("name", ["nafnet_w16", "nafnet_w32"])
+def test_realistic_peer_recipes(name):
+    cfg = check_realistic_recipe(name, name)
+    assert cfg.task == "supervised"
+    assert [(t.name, t.weight) for t in cfg.losses] == [("l1", 1.0), ("frequency_l1", 0.01)]

@@ -16,6 +16,7 @@ from deblurkit.models.discriminators import S2_LAYERS, PatchDiscriminator, S2Dis
 from deblurkit.models.s1_msed import EncoderDecoder, MultiScaleEncoderDecoder, area_pyramid
 from deblurkit.models.s2_msrn import (MSRB, MultiScaleResidualNetwork, gaussian_blur,
                                       gaussian_kernel1d, gaussian_pyramid, msrb_parameter_count)
+from realistic_recipes import check_realistic_recipe, max_conv_input_side
 
 
 def count(module: nn.Module) -> int:
@@ -307,3 +308,33 @@ def test_patchgan_receptive_field_is_70():
     cols = x.grad[0].abs().sum(dim=(0, 1)).nonzero()
     assert rows.max() - rows.min() + 1 == 70
     assert cols.max() - cols.min() + 1 == 70
+
+
+# ------------------------------------------------------------------- CPU variants and recipes
+def test_s1_realistic_recipe_uses_the_fast_variant_and_the_papers_pixel_loss():
+    cfg = check_realistic_recipe("s1", "s1_msed_fast")
+    assert [loss.name for loss in cfg.losses] == ["mse"] and cfg.task == "supervised"
+
+
+def test_s2_cpu_variant_keeps_pyramid_and_msrbs_on_pixel_blocks():
+    net = create_model("s2_msrn_cpu", width=4, residual_init="zero").eval()
+    assert (net.num_levels, net.space_to_depth, net.pad_multiple) == (3, 4, 16)
+    assert [s.head.in_channels for s in net.scales] == [48, 96, 96]
+    assert all(len(s.blocks) == 2 and isinstance(s.blocks[0], MSRB) and s.tail.out_channels == 48
+               for s in net.scales)
+    x = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        outs = net.forward_scales(x)
+    assert [o.shape[-2:] for o in outs] == [(18, 23), (35, 45), (70, 90)]
+    torch.testing.assert_close(outs[-1], x, rtol=0, atol=1e-6)  # identity start
+    assert max_conv_input_side(net, torch.rand(1, 3, 64, 64)) == 16  # 1/4 of the finest level
+
+
+def test_s2_realistic_recipe():
+    cfg = check_realistic_recipe("s2", "s2_msrn_cpu")
+    assert cfg.task == "adversarial" and cfg.gan.gan_type == "nsgan"
+    assert [(loss.name, loss.input, loss.pyramid) for loss in cfg.losses] == [
+        ("multiscale_pixel", "scales", "gaussian")]
+    assert cfg.gan.discriminator.name == "s2_discriminator" and cfg.gan.adv_weight == 1e-4
+    disc = create_model(cfg.gan.discriminator.name, **cfg.gan.discriminator.kwargs)
+    assert disc(torch.rand(1, 3, 256, 256)).shape == (1, 1)

@@ -12,8 +12,9 @@ from torch.nn.utils import parametrize
 
 from deblurkit.models import create_model, get_entry
 from deblurkit.models.layers import PTELU, ResnetBlock, make_norm, ptelu, set_inference_dropout
-from deblurkit.models.s3_msdn import MultiScaleDenseNet, PyramidPooling
+from deblurkit.models.s3_msdn import DenseBlock, MultiScaleDenseNet, PyramidPooling
 from deblurkit.models.s4_deblurnet import FrameDeblurNet, FrameSelector, count_macs
+from realistic_recipes import check_realistic_recipe, max_conv_input_side
 
 S3_TINY = dict(stem_channels=6, growth_rate=3, block_layers=[1, 2, 1, 1], bottleneck_layers=2,
                decoder_channels=[8, 6, 6, 4])
@@ -358,3 +359,47 @@ def test_sliced_adaptive_pooling_equals_torch(size, bins):
     x = torch.randn(2, 3, *size, dtype=torch.float64)
     assert torch.allclose(adaptive_avg_pool2d(x, bins), F.adaptive_avg_pool2d(x, bins),
                           atol=1e-12)
+
+
+# ---------------------------------------------------------------- CPU variants and recipes
+
+
+def test_s3_cpu_variant_keeps_dense_blocks_and_pyramid_pooling_on_pixel_blocks():
+    net = create_model("s3_msdn_cpu", residual_init="zero").eval()
+    assert (net.space_to_depth, net.pad_multiple) == (4, 64)
+    assert isinstance(net.pyramid, PyramidPooling) and len(net.encoder_blocks) == 4
+    assert all(isinstance(b, DenseBlock) for b in [*net.encoder_blocks, net.bottleneck])
+    assert [len(b.layers) for b in net.encoder_blocks] == [4, 4, 3, 2]
+    assert not any(isinstance(m, nn.Dropout) and m.p > 0 for m in net.modules())
+    assert net.head.out_channels == 48 and net.stem[0].in_channels == 48
+    x = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), x, rtol=0, atol=1e-6)  # identity start
+    assert max_conv_input_side(net, torch.rand(1, 3, 64, 64)) == 16  # no full resolution
+
+
+def test_s4_cpu_variant_keeps_the_generator_on_pixel_blocks():
+    net = create_model("s4_deblurnet_cpu", residual_init="zero").eval()
+    assert (net.space_to_depth, net.pad_multiple, len(net.blocks)) == (4, 8, 15)
+    assert net.l1[0].in_channels == 48 and net.l37.out_channels == 48
+    assert not any(isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d, nn.Dropout))
+                   for m in net.modules())
+    assert isinstance(net.l33[0], nn.ConvTranspose2d) and net.l2[0].stride == (2, 2)
+    x = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), x, rtol=0, atol=1e-6)  # identity start (L37 = 0)
+    assert max_conv_input_side(net, torch.rand(1, 3, 64, 64)) == 16
+    small = FrameDeblurNet(space_to_depth=2, **S4_TINY).eval()  # text reading, 2x2 blocks
+    assert small.pad_multiple == 8 and small.l1[0].in_channels == 12
+    with torch.no_grad():
+        assert small(x).shape == x.shape
+
+
+@pytest.mark.parametrize("name, model, loss", [
+    ("s3", "s3_msdn_cpu", "l1"), ("s4", "s4_deblurnet_cpu", "huber")])
+def test_s3_s4_realistic_recipes(name, model, loss):
+    cfg = check_realistic_recipe(name, model)
+    assert cfg.task == "adversarial" and [term.name for term in cfg.losses] == [loss]
+    assert (cfg.gan.gan_type, cfg.gan.gp_weight, cfg.gan.discriminator.name) == (
+        "wgan", 10.0, "patchgan_wgan")
+    assert cfg.gan.adv_weight <= 1e-3  # small: an untrained critic must not swamp the pixels

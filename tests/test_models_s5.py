@@ -9,9 +9,10 @@ from safetensors.torch import save_file
 from deblurkit.errors import UserError
 from deblurkit.models import create_model, get_entry, list_models
 from deblurkit.models.s5_multitask import (DEFAULT_TASKS, FPNDecoder, FPNEncoder,
-                                           MultiTaskGenerator, ResnetDecoder, ResnetEncoder,
-                                           build_s5_resnet)
+                                           MultiTaskGenerator, ResidualPyramidBackbone,
+                                           ResnetDecoder, ResnetEncoder, build_s5_resnet)
 from deblurkit.models.weights import load_model, save_model
+from realistic_recipes import check_realistic_recipe
 
 ODD = (1, 3, 37, 53)
 SMALL_RESNET = dict(base_width=8, num_blocks=2)
@@ -197,3 +198,31 @@ def test_default_variants_forward(name):
     with torch.no_grad():
         out = net(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+# ---------------------------------------------------------------- CPU variant and recipe
+def test_fpn_cpu_variant_is_an_fpn_over_a_small_backbone():
+    net = create_model("s5_fpn_cpu", residual_init="zero").eval()
+    assert net.tasks == ["deblur"] and net.pad_multiple == 32
+    assert isinstance(net.encoder, FPNEncoder) and isinstance(net.decoders["deblur"], FPNDecoder)
+    backbone = net.encoder.backbone
+    assert isinstance(backbone, ResidualPyramidBackbone)
+    assert not any(isinstance(m, (torch.nn.InstanceNorm2d, torch.nn.BatchNorm2d))
+                   for m in net.modules())
+    taps = backbone(torch.zeros(1, 3, 64, 96))
+    assert [tuple(t.shape[1:]) for t in taps] == [(32, 32, 48), (48, 16, 24), (96, 8, 12),
+                                                  (128, 4, 6), (192, 2, 3)]
+    x = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), x, rtol=0, atol=1e-6)  # identity start
+    with pytest.raises(UserError, match="inception_resnet_v2"):
+        create_model("s5_fpn_cpu", pretrained_backbone="weights.pth")
+    with pytest.raises(ValueError, match="one per level"):
+        ResidualPyramidBackbone(widths=(8, 8, 8), blocks=(1, 1, 1))
+
+
+def test_fpn_cpu_realistic_recipe():
+    cfg = check_realistic_recipe("s5", "s5_fpn_cpu")
+    assert cfg.task == "adversarial" and [(t.name, t.weight) for t in cfg.losses] == [("l1", 0.5)]
+    assert (cfg.gan.gan_type, cfg.gan.gp_weight, cfg.gan.d_loss_weight) == ("wgan", 10.0, 0.01)
+    assert cfg.gan.adv_weight <= 1e-3

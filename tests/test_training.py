@@ -22,6 +22,7 @@ from deblurkit.training.checkpoint import (CheckpointError, find_resume_checkpoi
                                            list_checkpoints, load_checkpoint)
 from deblurkit.training.config import parse_override
 from deblurkit.training.data import EpochBatchSampler
+from deblurkit.training.engine import ema_decay
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = (sorted((REPO / "configs").glob("*.yaml"))
@@ -410,6 +411,27 @@ def test_options_bf16_ema_channels_last_clip_run_and_log(tiny_data, tmp_path):
     assert any(",val,psnr_input," in r for r in rows) and any(",train,lr," in r for r in rows)
     assert list((tmp_path / "tensorboard").glob("events.*"))
     assert np.isfinite(result.metrics["psnr"])
+
+
+def test_ema_warmup_ramps_the_decay_from_the_first_step(tiny_data, tmp_path):
+    # ema_decay: (1 + t) / (10 + t) until it reaches the configured decay
+    assert ema_decay(0.999, 1, True) == pytest.approx(2 / 11)
+    assert ema_decay(0.999, 100, True) == pytest.approx(101 / 110)
+    assert ema_decay(0.999, 10**6, True) == 0.999 and ema_decay(0.999, 1, False) == 0.999
+    # one step, the same seed: the model's weights are the same with and without the warmup,
+    # so the starting weights follow from the plain average and the warmed one must hold
+    # 2/11 of them (the plain one 0.999)
+    runs = {flag: _weights(train(build_config(
+        _base(tiny_data["pairs"], tmp_path / str(flag), steps=1, ema=0.999, ema_warmup=flag)),
+        tensorboard=False)) for flag in (False, True)}
+    for key, model in runs[False]["model"].items():
+        assert torch.equal(model, runs[True]["model"][key])
+        start = (runs[False]["ema"][key].double() - 0.001 * model.double()) / 0.999
+        expected = start + (1 - 2 / 11) * (model.double() - start)
+        torch.testing.assert_close(runs[True]["ema"][key].double(), expected,
+                                   rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(runs[True]["ema"][k], runs[False]["ema"][k])
+               for k in runs[False]["ema"])
 
 
 def test_a_failed_train_leaves_no_empty_run_folder(tiny_data, tmp_path):

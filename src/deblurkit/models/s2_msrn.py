@@ -43,6 +43,13 @@ Choices where the paper is silent or ambiguous:
   zero-mean inputs for a network without normalisation, as S1 in this project.
 - *Initialisation*: PyTorch's default (the paper is silent).
 
+CPU variant ``s2_msrn_cpu`` (not in the paper; for a 2-core CPU at 1280x720): the same three
+scales and MSRBs, but every scale runs on ``4 x 4`` pixel blocks stacked as channels
+(``space_to_depth=4``: ``PixelUnshuffle(4)`` before the head, ``PixelShuffle(4)`` after the
+tail, exact and parameter-free), so no convolution runs at full resolution; width 40, two MSRBs
+per scale, and a global residual per scale (``global_residual=True``; with
+``residual_init="zero"`` the untrained network is the identity).
+
 Value range: ``forward`` takes and returns ``[0, 1]``; internally ``x - 0.5``.
 
 Example:
@@ -172,15 +179,18 @@ class ScaleNetwork(nn.Module):
     """One scale: head conv -> MSRBs -> hierarchical feature fusion (1x1) -> tail conv.
 
     Args:
-        in_channels: 3 (coarsest scale) or 6 (blurred + upsampled coarser prediction).
+        in_channels: 3 (coarsest scale) or 6 (blurred + upsampled coarser prediction), times
+            ``f * f`` on ``f x f`` pixel blocks.
         width: feature width ``M``.
         num_msrb: number of MSRBs.
         kernel_size: head / tail kernel size.
+        out_channels: 3, times ``f * f`` on pixel blocks.
 
-    Shape: ``(B, in_channels, H, W) -> (B, 3, H, W)``.
+    Shape: ``(B, in_channels, H, W) -> (B, out_channels, H, W)``.
     """
 
-    def __init__(self, in_channels: int, width: int, num_msrb: int, kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, width: int, num_msrb: int, kernel_size: int = 3,
+                 out_channels: int = 3) -> None:
         super().__init__()
         if num_msrb < 1:
             raise ValueError(f"num_msrb must be >= 1, got {num_msrb}")
@@ -188,7 +198,7 @@ class ScaleNetwork(nn.Module):
         self.act = nn.ReLU(inplace=True)
         self.blocks = nn.ModuleList(MSRB(width) for _ in range(num_msrb))
         self.fusion = nn.Conv2d(num_msrb * width, width, 1)
-        self.tail = nn.Conv2d(width, 3, kernel_size, padding=kernel_size // 2)
+        self.tail = nn.Conv2d(width, out_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.act(self.head(x))
@@ -199,6 +209,8 @@ class ScaleNetwork(nn.Module):
         return self.tail(self.fusion(torch.cat(outputs, dim=1)))
 
 
+@register_model("s2_msrn_cpu", kind="generator", paper=PAPER + " (CPU variant)",
+                num_levels=3, num_msrb=2, width=40, space_to_depth=4, global_residual=True)
 @register_model("s2_msrn_small", kind="generator", paper=PAPER, width=32)
 @register_model("s2_msrn", kind="generator", paper=PAPER)
 class MultiScaleResidualNetwork(RestorationNet):
@@ -217,9 +229,15 @@ class MultiScaleResidualNetwork(RestorationNet):
         residual_init: ``"default"`` (PyTorch's initialization) or ``"zero"``: every scale's
             tail convolution starts at zero so that, with ``global_residual`` (required), the
             untrained network outputs its input exactly (not in the paper; for short runs).
+        space_to_depth: ``f > 1`` runs every scale's network on ``f x f`` pixel blocks stacked
+            as channels (``PixelUnshuffle(f)`` before the head, ``PixelShuffle(f)`` after the
+            tail), so no convolution runs at the level's own resolution; the pyramid, the
+            upsampling of the coarser prediction and the global residual stay at the level's
+            resolution (not in the paper; default 1; ``s2_msrn_cpu`` uses 4).
 
     Shape:
-        - Input ``(B, 3, H, W)`` in ``[0, 1]``, any size (padded to ``2**(num_levels-1)``).
+        - Input ``(B, 3, H, W)`` in ``[0, 1]``, any size (padded to
+          ``2**(num_levels-1) * space_to_depth``).
         - Output ``(B, 3, H, W)``; ``forward_scales`` gives every level coarse -> fine (sizes
           ``ceil(H / 2**k)``), the targets of the multi-scale loss.
 
@@ -232,21 +250,26 @@ class MultiScaleResidualNetwork(RestorationNet):
     def __init__(self, num_levels: int = 3, num_msrb: int = 2, width: int = 64,
                  kernel_size: int = 3, upsample: str = "bilinear",
                  global_residual: bool = False, pyramid_sigma: float = PYRAMID_SIGMA,
-                 residual_init: str = "default") -> None:
+                 residual_init: str = "default", space_to_depth: int = 1) -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if num_levels < 1:
             raise ValueError(f"num_levels must be >= 1, got {num_levels}")
         if upsample not in UPSAMPLES:
             raise ValueError(f"upsample must be one of {UPSAMPLES}, got {upsample!r}")
+        if space_to_depth < 1:
+            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}")
         self.num_levels = num_levels
         self.global_residual = global_residual
         self.pyramid_sigma = pyramid_sigma
+        self.space_to_depth = space_to_depth
         self.value_range = ValueRange.centered()
-        self.pad_multiple = PYRAMID_STRIDE ** (num_levels - 1)
+        self.pad_multiple = PYRAMID_STRIDE ** (num_levels - 1) * space_to_depth
+        blocks = space_to_depth ** 2
         # scales[0] is the coarsest.
         self.scales = nn.ModuleList(
-            ScaleNetwork(3 if k == 0 else 6, width, num_msrb, kernel_size)
+            ScaleNetwork((3 if k == 0 else 6) * blocks, width, num_msrb, kernel_size,
+                         out_channels=3 * blocks)
             for k in range(num_levels))
         self.upsamplers = nn.ModuleList(
             nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1) if upsample == "transposed"
@@ -264,7 +287,11 @@ class MultiScaleResidualNetwork(RestorationNet):
                 net_in = blurred
             else:
                 net_in = torch.cat([blurred, self.upsamplers[k - 1](outputs[-1])], dim=1)
-            out = self.scales[k](net_in)
+            f = self.space_to_depth
+            if f > 1:
+                out = F.pixel_shuffle(self.scales[k](F.pixel_unshuffle(net_in, f)), f)
+            else:
+                out = self.scales[k](net_in)
             outputs.append(out + blurred if self.global_residual else out)
         return outputs
 

@@ -51,6 +51,18 @@ made here (all constructor arguments):
   7x7 conv (DeblurGAN). Inputs are padded to a multiple of 16 (four 2x poolings) and cropped
   back.
 
+CPU variant ``s3_msdn_cpu`` (not in the paper; for a 2-core CPU at 1280x720): the same dense
+encoder, four skips, pyramid pooling module and DeblurGAN-like decoder, but the whole network
+runs on ``4 x 4`` pixel blocks stacked as channels (``space_to_depth=4``: ``PixelUnshuffle(4)``
+before the stem, ``PixelShuffle(4)`` after the last conv, exact and parameter-free; no
+convolution at full resolution), with narrower dense blocks (stem 48, growth rate 24, 4-4-3-2
+layers fine -> coarse and 3 in the bottleneck: the layers sit where the maps are large and
+the channels few, which keeps the parameters under 4 M), a narrow decoder (128-96-96-64), a
+3x3 last conv instead of 7x7, and no dropout (the paper's 0.2 slows a short run; ``dropout``
+restores it). A dense network is bound by memory traffic on a CPU (concatenations, the
+P-TELU's elementwise passes, weight normalization) rather than by multiply-accumulates, hence
+4x4 blocks: 22 GMACs at 1280x720 run about as fast as ``s1_msed_fast``'s 58.
+
 Value range: ``[-1, 1]`` inside (``ValueRange.symmetric()``), ``[0, 1]`` at the interface.
 
 Example:
@@ -229,6 +241,11 @@ class PyramidPooling(nn.Module):
         return torch.cat(outputs, dim=1)
 
 
+@register_model("s3_msdn_cpu", kind="generator",
+                paper=PAPER + " (MSDN, CPU variant: on 4x4 pixel blocks, narrow)",
+                pyramid_pooling=True, space_to_depth=4, stem_channels=48, growth_rate=24,
+                block_layers=(4, 4, 3, 2), bottleneck_layers=3,
+                decoder_channels=(128, 96, 96, 64), dropout=0.0, final_kernel=3)
 @register_model("s3_msdn", kind="generator", paper=PAPER + " (MSDN: with pyramid pooling)",
                 pyramid_pooling=True)
 @register_model("s3_dn", kind="generator", paper=PAPER + " (DN: without pyramid pooling)",
@@ -265,10 +282,14 @@ class MultiScaleDenseNet(RestorationNet):
             outputs its input exactly (not in the paper). A plain conv because zeroing the
             weight-norm magnitude ``g`` (one scalar per output channel) leaves the residual
             to grow through three scalars, far too slowly for a short run.
+        space_to_depth: ``f > 1`` runs the network on ``f x f`` pixel blocks stacked as
+            channels: ``PixelUnshuffle(f)`` before the stem (``C f^2`` channels in), the last
+            conv outputs ``C f^2`` channels and ``PixelShuffle(f)`` brings them back before the
+            ``tanh`` and the global skip (not in the paper; default 1; ``s3_msdn_cpu`` uses 4).
 
     Shape:
         ``(B, C, H, W) -> (B, C, H, W)`` in ``[0, 1]``, any ``H, W`` (padded to a multiple of
-        ``2 ** len(block_layers)`` and cropped back).
+        ``2 ** len(block_layers) * space_to_depth`` and cropped back).
 
     Example:
         >>> net = MultiScaleDenseNet(stem_channels=8, growth_rate=4,
@@ -285,17 +306,22 @@ class MultiScaleDenseNet(RestorationNet):
                  pyramid_pooling: bool = True,
                  pyramid_bins: list[int] | tuple[int, ...] = (1, 2, 3, 6),
                  pyramid_reduction: int = 4, dropout: float = 0.2, final_kernel: int = 7,
-                 clamp_output: bool = False, residual_init: str = "default") -> None:
+                 clamp_output: bool = False, residual_init: str = "default",
+                 space_to_depth: int = 1) -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init)
+        if space_to_depth < 1:
+            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}")
+        self.space_to_depth = space_to_depth
+        blocks = space_to_depth ** 2
         if len(decoder_channels) != len(block_layers):
             raise ValueError(f"decoder_channels ({len(decoder_channels)} values) must have one "
                              f"width per level of block_layers ({len(block_layers)} values)")
         self.value_range = ValueRange.symmetric()
-        self.pad_multiple = 2 ** len(block_layers)
+        self.pad_multiple = 2 ** len(block_layers) * space_to_depth
         self.clamp_output = clamp_output
 
-        self.stem = nn.Sequential(wn_conv(channels, stem_channels, 3, padding=1),
+        self.stem = nn.Sequential(wn_conv(channels * blocks, stem_channels, 3, padding=1),
                                   PTELU(stem_channels))
         self.encoder_blocks = nn.ModuleList()
         self.transitions_down = nn.ModuleList()
@@ -320,15 +346,16 @@ class MultiScaleDenseNet(RestorationNet):
             self.transitions_up.append(TransitionUp(width, up_width))
             width = up_width + skip_width
         if residual_init == "zero":
-            self.head: nn.Module = nn.Conv2d(width, channels, final_kernel,
+            self.head: nn.Module = nn.Conv2d(width, channels * blocks, final_kernel,
                                              padding=final_kernel // 2, padding_mode="reflect")
             zero_init_output_layer_(self.head)
         else:
-            self.head = wn_conv(width, channels, final_kernel, padding=final_kernel // 2,
+            self.head = wn_conv(width, channels * blocks, final_kernel, padding=final_kernel // 2,
                                 padding_mode="reflect")
 
     def restore(self, x: Tensor) -> Tensor:
-        features = self.stem(x)
+        f = self.space_to_depth
+        features = self.stem(F.pixel_unshuffle(x, f) if f > 1 else x)
         skips = []
         for block, down in zip(self.encoder_blocks, self.transitions_down):
             features = block(features)
@@ -339,5 +366,6 @@ class MultiScaleDenseNet(RestorationNet):
             features = self.pyramid(features)
         for up, skip in zip(self.transitions_up, reversed(skips)):
             features = torch.cat([up(features), skip], dim=1)
-        out = x + torch.tanh(self.head(features))
+        residual = self.head(features)
+        out = x + torch.tanh(F.pixel_shuffle(residual, f) if f > 1 else residual)
         return out.clamp(-1.0, 1.0) if self.clamp_output else out

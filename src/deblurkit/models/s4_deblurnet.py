@@ -58,6 +58,16 @@ Where the paper contradicts itself, and what we chose (every choice is an argume
   norm behaves the same in both modes.
 * **Initialization** -- not stated: PyTorch's default.
 
+CPU variant ``s4_deblurnet_cpu`` (not in the paper; for a 2-core CPU at 1280x720): the same
+generator (L1 strided 7x7 stem, L2 5x5, ResBlocks, L33 transposed, L34 3x3, L35-L37 1x1, the
+global skip ResInOut), run on ``4 x 4`` pixel blocks stacked as channels (``space_to_depth=4``:
+``PixelUnshuffle(4)`` before L1, L37 outputs ``3 x 16`` channels and ``PixelShuffle(4)``
+brings them back before ResInOut; no convolution at full resolution), with one strided block
+(``num_strided=1``: L2 strided, L33 transposed), so the ResBlocks run at 1/8 of the frame and
+L33-L37 at 1/4; the paper's 15 ResBlocks, 112 channels wide (stem 32); no normalization and
+no dropout (``norm="none"``, ``dropout=0``: with instance norm the small S4 runs could not
+leave nearly sharp pictures alone, docs/training.md).
+
 Value range: ``[-1, 1]`` inside (``ValueRange.symmetric()``, DeblurGAN convention), ``[0, 1]``
 at the interface.
 
@@ -73,6 +83,7 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
@@ -129,6 +140,10 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, *, stride:
     return nn.Sequential(*layers)
 
 
+@register_model("s4_deblurnet_cpu", kind="generator",
+                paper=PAPER_G + " (CPU variant: on 4x4 pixel blocks, one strided block)",
+                stem_channels=32, body_channels=112, num_blocks=15, norm="none", dropout=0.0,
+                num_strided=1, space_to_depth=4)
 @register_model("s4_deblurnet", kind="generator", paper=PAPER_G + " (text reading: strided)")
 @register_model("s4_deblurnet_table1", kind="generator",
                 paper=PAPER_G + " (Table 1 reading: BatchNorm, full resolution)",
@@ -158,19 +173,28 @@ class FrameDeblurNet(RestorationNet):
         residual_init: ``"default"`` (PyTorch's initialization) or ``"zero"``: L37 (the last
             1x1 conv of the residual branch, before ResInOut) starts at zero so that the
             untrained network outputs its input exactly (not in the paper; for short runs).
+        space_to_depth: ``f > 1`` runs the generator on ``f x f`` pixel blocks stacked as
+            channels: ``PixelUnshuffle(f)`` before L1 (``C f^2`` channels in), L37 outputs
+            ``C f^2`` channels and ``PixelShuffle(f)`` brings them back before ResInOut (not in
+            the paper; default 1; ``s4_deblurnet_cpu`` uses 4).
 
     Shape:
         ``(B, C, H, W) -> (B, C, H, W)`` in ``[0, 1]``; any ``H, W >= 4`` (padded to a multiple
-        of ``2 ** num_strided`` and cropped back).
+        of ``2 ** num_strided * space_to_depth`` and cropped back).
     """
 
     def __init__(self, channels: int = 3, stem_channels: int = 16, body_channels: int = 64,
                  num_blocks: int = 15, norm: str = "instance", dropout: float = 0.5,
                  dropout_at_inference: bool = False, downsample: bool = True,
                  num_strided: int = 2, long_skips: bool | None = None,
-                 padding: str = "reflect", residual_init: str = "default") -> None:
+                 padding: str = "reflect", residual_init: str = "default",
+                 space_to_depth: int = 1) -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init)
+        if space_to_depth < 1:
+            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}")
+        self.space_to_depth = space_to_depth
+        blocks = space_to_depth ** 2
         if norm not in NORM_KINDS:
             raise ValueError(f"norm must be one of {NORM_KINDS}, got {norm!r}")
         if num_strided not in (1, 2):
@@ -184,11 +208,12 @@ class FrameDeblurNet(RestorationNet):
         self.dropout_at_inference = dropout_at_inference
         self.long_skips = long_skips
         strided = num_strided if downsample else 0
-        self.pad_multiple = 2 ** strided
+        self.pad_multiple = 2 ** strided * space_to_depth
         stride_l1, stride_l2 = (2 if strided >= 2 else 1), (2 if strided >= 1 else 1)
         up_l33, up_l34 = strided >= 1, strided >= 2
 
-        self.l1 = conv_block(channels, stem_channels, 7, stride=stride_l1, padding_mode=padding)
+        self.l1 = conv_block(channels * blocks, stem_channels, 7, stride=stride_l1,
+                             padding_mode=padding)
         self.l2 = conv_block(stem_channels, body_channels, 5, stride=stride_l2,
                              padding_mode=padding)
         self.blocks = nn.Sequential(*(ResnetBlock(body_channels, norm, dropout, padding)
@@ -200,7 +225,7 @@ class FrameDeblurNet(RestorationNet):
                               padding_mode=padding)
         self.l35 = conv_block(body_channels, body_channels, 1)
         self.l36 = nn.Conv2d(body_channels, body_channels, 1)
-        self.l37 = nn.Conv2d(body_channels, channels, 1)
+        self.l37 = nn.Conv2d(body_channels, channels * blocks, 1)
         if residual_init == "zero":
             zero_init_output_layer_(self.l37)
         self.train(True)
@@ -211,13 +236,14 @@ class FrameDeblurNet(RestorationNet):
         return self
 
     def restore(self, x: Tensor) -> Tensor:
-        h2 = self.l2(self.l1(x))
+        f = self.space_to_depth
+        h2 = self.l2(self.l1(F.pixel_unshuffle(x, f) if f > 1 else x))
         h32 = self.blocks(h2)
         h36 = self.l36(self.l35(self.l34(self.l33(h32))))
         if self.long_skips:
             h36 = h36 + h2 + h32
         residual = self.l37(torch.relu(h36))
-        return x + residual
+        return x + (F.pixel_shuffle(residual, f) if f > 1 else residual)
 
 
 @register_model("s4_frame_selector", kind="classifier", paper=PAPER_C)

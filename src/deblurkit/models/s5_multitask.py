@@ -41,6 +41,19 @@ Choices where the thesis is silent (it shows the architectures only as figures):
 - Initialization: PyTorch defaults (the thesis does not say); ``pretrained_backbone`` loads
   the published ImageNet InceptionResNetV2 weights into the backbone.
 
+CPU variant ``s5_fpn_cpu`` (not in the thesis; for a 2-core CPU at 1280x720): the FPN generator
+(shared encoder = backbone + FPN + heads up to the concatenation, one decoder for the
+``deblur`` task), with the FPN over a small ResNet-style backbone (``backbone="resnet"``,
+:class:`ResidualPyramidBackbone`: one stride-2 3x3 convolution per level and a few residual
+blocks, maps at 1/2 ... 1/32 like the InceptionResNetV2 taps) instead of InceptionResNetV2,
+whose ImageNet weights (what would make its 142 GMACs at 720p worth spending: 2.5 times the
+whole of ``s1_msed_fast``) do not exist offline. FPN width 128, heads 64, no normalization
+(``norm="none"``: with instance norm the small S5 runs could not leave nearly sharp pictures
+alone, docs/training.md). FPN rather than the ResNet split (a reasoned choice, not a trained
+comparison): at this budget the ResNet split would spend much of its time at full resolution
+(its 7x7 convolutions and its last transposed convolution) and runs all its blocks at one
+scale, while the FPN works at 1/4 and below and sees the whole frame through its 1/32 level.
+
 Example:
     >>> net = build_s5_resnet(tasks=["deblur", "derain"], base_width=8, num_blocks=2)
     >>> x = torch.rand(1, 3, 37, 53)
@@ -354,6 +367,62 @@ class FPNHead(nn.Module):
         return torch.relu(self.block1(torch.relu(self.block0(x))))
 
 
+class ResidualPyramidBackbone(nn.Module):
+    """A small ResNet-style backbone with the taps of the FPN (the CPU variant's stand-in for
+    InceptionResNetV2; not in the thesis).
+
+    Level ``k`` (``k = 0 .. 4``): a 3x3 convolution with stride 2 and a ReLU, then
+    ``blocks[k]`` residual blocks (:class:`~deblurkit.models.layers.ResnetBlock`, zero padding,
+    no dropout); its output is the tap at ``1 / 2**(k+1)`` of the input (M0 ... M4).
+
+    Args:
+        in_channels: image channels (3).
+        widths: output channels of the five levels.
+        blocks: residual blocks per level.
+        norm: norm of the residual blocks (``"none"`` default).
+
+    Attributes:
+        channels: the widths, one per tap.
+
+    Shape:
+        ``(B, 3, H, W)`` with ``H, W`` multiples of 32 -> five maps
+        ``(B, widths[k], H / 2**(k+1), W / 2**(k+1))``.
+
+    Example:
+        >>> net = ResidualPyramidBackbone(widths=(4, 4, 8, 8, 8), blocks=(0, 1, 1, 1, 0))
+        >>> [tuple(m.shape[1:]) for m in net(torch.zeros(1, 3, 64, 64))]
+        [(4, 32, 32), (4, 16, 16), (8, 8, 8), (8, 4, 4), (8, 2, 2)]
+    """
+
+    def __init__(self, in_channels: int = 3, widths: Sequence[int] = (32, 48, 96, 128, 192),
+                 blocks: Sequence[int] = (0, 1, 2, 2, 1), norm: str = "none") -> None:
+        super().__init__()
+        if len(widths) != len(FPNEncoder.STRIDES) or len(blocks) != len(widths):
+            raise ValueError(f"backbone widths and blocks need {len(FPNEncoder.STRIDES)} values "
+                             f"each (one per level), got {list(widths)} and {list(blocks)}")
+        self.channels = [int(w) for w in widths]
+        self.levels = nn.ModuleList()
+        width = in_channels
+        for out_width, count in zip(self.channels, blocks):
+            layers: list[nn.Module] = [nn.Conv2d(width, out_width, 3, stride=2, padding=1),
+                                       nn.ReLU(inplace=True)]
+            layers += [ResnetBlock(out_width, norm=norm, padding="zeros")
+                       for _ in range(int(count))]
+            self.levels.append(nn.Sequential(*layers))
+            width = out_width
+
+    def forward(self, x: Tensor) -> Features:
+        taps = []
+        for level in self.levels:
+            x = level(x)
+            taps.append(x)
+        return tuple(taps)
+
+
+#: Backbones of the FPN encoder.
+FPN_BACKBONES = ("inception_resnet_v2", "resnet")
+
+
 class FPNEncoder(nn.Module):
     """Shared encoder of the FPN generator: backbone, FPN and heads, up to the concatenation.
 
@@ -365,6 +434,10 @@ class FPNEncoder(nn.Module):
         pretrained_backbone: path of published InceptionResNetV2 ImageNet weights, or None.
         freeze_backbone: start with the backbone's parameters frozen (DeblurGAN-v2 trains the
             FPN first, then unfreezes: :meth:`set_backbone_trainable`).
+        backbone: ``"inception_resnet_v2"`` (the thesis, default) or ``"resnet"`` (the small
+            :class:`ResidualPyramidBackbone`, not in the thesis; no pretrained weights).
+        backbone_widths, backbone_blocks: widths and residual blocks of the five levels of
+            the ``"resnet"`` backbone.
 
     Shape:
         ``(B, 3, H, W)`` with ``H, W`` multiples of 32 ->
@@ -376,14 +449,27 @@ class FPNEncoder(nn.Module):
 
     def __init__(self, num_filters: int = 128, num_filters_fpn: int = 256, norm: str = "instance",
                  upsample_mode: str = "nearest", pretrained_backbone: str | None = None,
-                 freeze_backbone: bool = False) -> None:
+                 freeze_backbone: bool = False, backbone: str = "inception_resnet_v2",
+                 backbone_widths: Sequence[int] = (32, 48, 96, 128, 192),
+                 backbone_blocks: Sequence[int] = (0, 1, 2, 2, 1)) -> None:
         super().__init__()
+        if backbone not in FPN_BACKBONES:
+            raise ValueError(f"backbone must be one of {FPN_BACKBONES}, got {backbone!r}")
         self.upsample_mode = upsample_mode
-        self.backbone = InceptionResNetV2Features(IRV2_FPN_TAPS, padding="same",
-                                                  normalize_input=False)
-        if pretrained_backbone:
-            self.backbone.load_pretrained(pretrained_backbone)
-        channels = [IRV2_CHANNELS[t] for t in IRV2_FPN_TAPS]
+        self.backbone_kind = backbone
+        if backbone == "resnet":
+            if pretrained_backbone:
+                raise UserError("pretrained_backbone needs backbone='inception_resnet_v2' "
+                                "(the small 'resnet' backbone has no published weights)")
+            self.backbone: nn.Module = ResidualPyramidBackbone(3, backbone_widths,
+                                                               backbone_blocks)
+            channels = list(self.backbone.channels)
+        else:
+            self.backbone = InceptionResNetV2Features(IRV2_FPN_TAPS, padding="same",
+                                                      normalize_input=False)
+            if pretrained_backbone:
+                self.backbone.load_pretrained(pretrained_backbone)
+            channels = [IRV2_CHANNELS[t] for t in IRV2_FPN_TAPS]
         self.lateral0 = nn.Conv2d(channels[0], num_filters, 1, bias=False)
         self.lateral1 = nn.Conv2d(channels[1], num_filters_fpn, 1, bias=False)
         self.lateral2 = nn.Conv2d(channels[2], num_filters_fpn, 1, bias=False)
@@ -404,7 +490,10 @@ class FPNEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Features:
         taps = self.backbone(x)
-        enc0, enc1, enc2, enc3, enc4 = (taps[t] for t in IRV2_FPN_TAPS)
+        if isinstance(taps, dict):
+            enc0, enc1, enc2, enc3, enc4 = (taps[t] for t in IRV2_FPN_TAPS)
+        else:
+            enc0, enc1, enc2, enc3, enc4 = taps
         up = self.upsample_mode
         # top-down pathway with lateral connections
         map4 = self.lateral4(enc4)
@@ -451,6 +540,10 @@ class FPNDecoder(nn.Module):
         return self.final(x)
 
 
+@register_model("s5_fpn_cpu", kind="generator", tasks=["deblur"],
+                paper=f"{PAPER}: FPN generator, single task, CPU variant (small ResNet backbone, "
+                      "no ImageNet weights)",
+                backbone="resnet", num_filters=64, num_filters_fpn=128, norm="none")
 @register_model("s5_fpn_inception", kind="generator", tasks=["deblur"],
                 paper=f"{PAPER}: FPN-InceptionResNetV2 generator, single task (DeblurGAN-v2-like)")
 @register_model("s5_multitask_fpn", kind="generator",
@@ -459,7 +552,10 @@ def build_s5_fpn(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None 
                  num_filters: int = 128, num_filters_fpn: int = 256, norm: str = "instance",
                  upsample_mode: str = "nearest", pretrained_backbone: str | None = None,
                  freeze_backbone: bool = False, global_skip: bool = True,
-                 clamp_output: bool = False, residual_init: str = "default") -> MultiTaskGenerator:
+                 clamp_output: bool = False, residual_init: str = "default",
+                 backbone: str = "inception_resnet_v2",
+                 backbone_widths: Sequence[int] = (32, 48, 96, 128, 192),
+                 backbone_blocks: Sequence[int] = (0, 1, 2, 2, 1)) -> MultiTaskGenerator:
     """S5 multi-task generator over an FPN on InceptionResNetV2 (see module doc).
 
     Args:
@@ -470,12 +566,14 @@ def build_s5_fpn(tasks: Sequence[str] = DEFAULT_TASKS, default_task: str | None 
             (``inceptionresnetv2-520b38e4.pth`` or a safetensors copy); None: random init.
         freeze_backbone: start with the backbone frozen.
         global_skip, clamp_output, residual_init: see :class:`MultiTaskGenerator`.
+        backbone, backbone_widths, backbone_blocks: see :class:`FPNEncoder` (``"resnet"``: the
+            small backbone of the CPU variant ``s5_fpn_cpu``, not in the thesis).
 
     Returns:
         The :class:`MultiTaskGenerator` (inputs padded to a multiple of 32).
     """
     encoder = FPNEncoder(num_filters, num_filters_fpn, norm, upsample_mode, pretrained_backbone,
-                         freeze_backbone)
+                         freeze_backbone, backbone, list(backbone_widths), list(backbone_blocks))
     decoders = {task: FPNDecoder(num_filters, norm, upsample_mode) for task in tasks}
     return MultiTaskGenerator(encoder, decoders, pad_multiple=max(FPNEncoder.STRIDES),
                               default_task=default_task, global_skip=global_skip,

@@ -216,6 +216,11 @@ class TrainConfig:
         compile: ``torch.compile`` the generator (off by default).
         ema: decay of an exponential moving average of the generator's weights (0 = off);
             validation then uses the average.
+        ema_warmup: ramp the average's decay up over the first steps: at step ``t`` it is
+            ``min(ema, (1 + t) / (10 + t))`` (the ``num_updates`` rule of TensorFlow's
+            ``ExponentialMovingAverage``), so a short run's average does not keep a large
+            share of the starting weights (0.999 alone still holds 0.999^1000 = 37% of them
+            after 1000 steps).
         grad_accum: micro-batches per optimizer step (supervised and classifier tasks).
         grad_clip: clip the gradient norm to this value (0 = off).
         val_images: validation images drawn into the TensorBoard grid (0 = none).
@@ -235,6 +240,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     ema: float = 0.0
+    ema_warmup: bool = False
     grad_accum: int = 1
     grad_clip: float = 0.0
     val_images: int = 4

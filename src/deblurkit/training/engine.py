@@ -201,6 +201,12 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
+def ema_decay(decay: float, step: int, warmup: bool) -> float:
+    """The average's decay after ``step`` optimizer steps: ``decay``, or with ``warmup``
+    ``min(decay, (1 + step) / (10 + step))``."""
+    return min(decay, (1.0 + step) / (10.0 + step)) if warmup else decay
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -852,7 +858,8 @@ def train_step(session: Session) -> dict[str, float]:
     logs = STEP_FUNCTIONS[session.config.task](session)
     session.step += 1
     if session.ema is not None:
-        ema_update(session.ema, session.model, session.config.train.ema)
+        train = session.config.train
+        ema_update(session.ema, session.model, ema_decay(train.ema, session.step, train.ema_warmup))
     if session.config.schedule.interval == "step" or session.epoch_ended:
         session.scheduler.step()
         for scheduler in session.sched_d.values():
