@@ -36,15 +36,18 @@ START, END = "<!-- selector-table:start -->", "<!-- selector-table:end -->"
 MODES = ("laplacian", "classifier", "temporal")
 
 
-def read_clip(folder: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Observed frames (float32 [0, 1]) and S4 labels of a clip folder, read by
-    :func:`deblurkit.data.video.load_clip` (which checks that every frame has a label)."""
-    from deblurkit.data.video import load_clip
+def read_clip(folder: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """Observed frames (float32 [0, 1]), S4's labels and the visible-blur labels (None without
+    the manifest's ``blur_psnr``) of a clip folder."""
+    from deblurkit.data.video import load_clip, read_blur_psnr, visible_blur_labels
     from deblurkit.io import read_image, to_float
 
     frames = load_clip(folder).frames
+    labels = [int(f.label) for f in frames]
+    blur_psnr = read_blur_psnr(folder)
+    visible = None if blur_psnr is None else np.asarray(visible_blur_labels(labels, blur_psnr))
     return ([np.asarray(to_float(read_image(f.blur).pixels), np.float32) for f in frames],
-            np.asarray([f.label for f in frames]))
+            np.asarray(labels), visible)
 
 
 def rates(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -70,18 +73,23 @@ def main() -> None:
     clips = sorted(p for p in Path(args.root).iterdir() if (p / "labels.csv").is_file())
     data = [(c.name, *read_clip(c)) for c in clips]
     results: dict[str, dict] = {}
+    have_visible = all(v is not None for _, _, _, v in data)
     for mode in MODES:
-        per_clip, ys, preds = {}, [], []
-        for name, frames, y in data:
+        per_clip, preds = {}, []
+        for name, frames, y, visible in data:
             sel = make_selector(mode, classifier=probability)
             out = [d for f in frames for _, d in sel.push(f)] + [d for _, d in sel.flush()]
             pred = np.asarray([d.deblur for d in out])
-            per_clip[name] = rates(y, pred)
-            ys.append(y)
+            per_clip[name] = {"s4": rates(y, pred),
+                              "visible": rates(visible, pred) if visible is not None else None}
             preds.append(pred)
-        results[mode] = {"all": rates(np.concatenate(ys), np.concatenate(preds)),
+        pred = np.concatenate(preds)
+        results[mode] = {"s4": rates(np.concatenate([d[2] for d in data]), pred),
+                         "visible": rates(np.concatenate([d[3] for d in data]), pred)
+                         if have_visible else None,
                          "clips": per_clip}
-        print(mode, results[mode]["all"], flush=True)
+        print(mode, "S4 labels", results[mode]["s4"], "visible blur", results[mode]["visible"],
+              flush=True)
 
     frame = np.random.default_rng(0).random((720, 1280, 3), dtype=np.float32)
     x = torch.from_numpy(frame.transpose(2, 0, 1).copy())[None]
@@ -98,15 +106,20 @@ def main() -> None:
                                       "results": results, "seconds_720p": cost,
                                       "default_model_seconds_720p": model_s})
     y_all = np.concatenate([d[2] for d in data])
+    views = [("s4", "S4's labels")] + ([("visible", "visible-blur labels")] if have_visible else [])
     rows = ["", f"Real validation clips (`{Path(args.root).relative_to(REPO)}`): {len(data)} clips, "
-            f"{len(y_all)} frames, {int(y_all.sum())} blurred (S4's labels).", "",
-            "| mode | accuracy | recall, blurred | recall, sharp | s per 720p frame | "
-            "share of the default model's time |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            f"{len(y_all)} frames, {int(y_all.sum())} blurred by S4's labels"
+            + (f", {int(np.concatenate([d[3] for d in data]).sum())} with visible blur "
+               f"(`blur_psnr` below 35 dB)." if have_visible else "."), "",
+            "| mode | labels | accuracy | recall, blurred | recall, sharp | s per 720p frame | "
+            "share of the default model's time |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for mode in MODES:
-        r = results[mode]["all"]
-        rows.append(f"| `{mode}` | {100 * r['accuracy']:.1f}% | {100 * r['recall_blurred']:.1f}% | "
-                    f"{100 * r['recall_sharp']:.1f}% | {cost[mode]:.3f} | "
-                    f"{100 * cost[mode] / model_s:.1f}% |")
+        for key, title in views:
+            r = results[mode][key]
+            rows.append(f"| `{mode}` | {title} | {100 * r['accuracy']:.1f}% | "
+                        f"{100 * r['recall_blurred']:.1f}% | {100 * r['recall_sharp']:.1f}% | "
+                        f"{cost[mode]:.3f} | {100 * cost[mode] / model_s:.1f}% |")
     rows += ["", f"Default deblurring model on the same 1280x720 frame: {model_s:.2f} s (fp32). "
              f"Measured on {machine()['cpu']} by `.venv/bin/python benchmarks/frame_selector.py`.",
              ""]

@@ -7,6 +7,7 @@ Every step is checked against an independent computation; determinism and resume
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import subprocess
 import sys
@@ -448,6 +449,34 @@ def test_synth_config_twice_gives_identical_files(corpus, tmp_path):
     assert kernel.ndim == 2 and abs(kernel.sum() - 1) < 1e-9
     labels = (tmp_path / "a" / "videos" / "val" / "clip_sequence_000" / "labels.csv").read_text()
     assert labels.splitlines()[0] == "frame,blurred" and len(labels.splitlines()) == 7
+    # every clip frame's blur_psnr: null for a sharp frame, else the PSNR of the frame as
+    # averaged against its reference, before noise (the stored frames differ from both)
+    from deblurkit.data.video import load_clip, read_blur_psnr
+    from deblurkit.synth.realistic import blur_psnr
+
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    clips = [item for item in manifest["items"] if item["kind"].startswith("clip_")]
+    assert len(clips) == 2
+    for item in clips:
+        folder = tmp_path / "a" / item["folder"]
+        values = read_blur_psnr(folder)
+        assert values == item["blur_psnr"]
+        assert [v is None for v in values] == [f.label == 0 for f in load_clip(folder).frames]
+        assert all(0 < v < 99 for v in values if v is not None)
+    assert blur_psnr(np.full((2, 2, 3), 0.5), np.full((2, 2, 3), 0.4)) == 20.0
+    assert read_blur_psnr(tmp_path / "a" / "val" / "kernel") is None
+
+
+def test_visible_blur_labels_call_invisible_blur_sharp():
+    from deblurkit.data.video import INVISIBLE_BLUR_DB, visible_blur_labels
+
+    assert INVISIBLE_BLUR_DB == 35.0
+    assert visible_blur_labels([0, 1, 1, 1], [None, 21.5, 34.99, 35.0]) == [0, 1, 1, 0]
+    assert visible_blur_labels([1], [50.0], invisible_db=60.0) == [1]
+    with pytest.raises(ValueError, match="length"):
+        visible_blur_labels([0, 1], [None])
+    with pytest.raises(ValueError, match="no blur_psnr"):
+        visible_blur_labels([1], [None])
 
 
 def test_synth_config_refuses_procedural_options(corpus, tmp_path):

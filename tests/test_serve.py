@@ -547,7 +547,7 @@ def test_names_and_signatures():
 # ---------------------------------------------------------------------------- command line
 def test_cli_defaults_listen_on_loopback_and_warn_about_other_hosts(capsys):
     args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.select) == ("127.0.0.1", 8000, "all")
+    assert (args.host, args.port, args.select) == ("127.0.0.1", 8000, "temporal")
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())

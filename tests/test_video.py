@@ -179,7 +179,10 @@ def test_report_schema_and_totals(clip, tmp_path):
     frames, t = report["frames"], report["totals"]
     assert [f["index"] for f in frames] == list(range(30))
     for f in frames:
-        assert set(f) == {"index", "pts", "time", "score", "deblurred", "classified", "seconds"}
+        assert set(f) == {"index", "pts", "time", "score", "deblurred", "classified", "seconds",
+                          "reason"}
+        assert f["reason"].startswith("sharpness ") and "x the window's reference; score " in \
+            f["reason"]
         assert f["time"] == pytest.approx(f["pts"] * float(Fraction(report["input"]["time_base"])))
     assert t["N_a"] == 30 and t["N_b"] == len(BLURRED) == sum(f["deblurred"] for f in frames)
     assert t["N_c"] == 30
@@ -664,3 +667,35 @@ def test_server_previews_of_a_phone_video_are_upright(tmp_path):
     assert shown.shape == (32, 16, 3)  # stored 32 wide x 16 high, shown turned a quarter
     # display rotation -90 = a quarter turn clockwise: the stored bottom-left pixel is top-left
     np.testing.assert_allclose(shown.astype(int), np.rot90(frames[1], k=-1).astype(int), atol=3)
+
+
+def test_cli_default_selection_deblurs_the_blurred_frames_and_says_why(clip, tmp_path, capsys):
+    gen, _ = _tiny_weights(tmp_path)
+    out, rep = tmp_path / "out.mp4", tmp_path / "rep.json"
+    assert cli(["video", str(clip), "-o", str(out), "--model", str(gen), "--report",
+                str(rep)]) == 0
+    report = json.loads(rep.read_text())
+    assert report["select"] == "temporal"
+    # every blurred frame is found; of the 18 sharp ones (each an independent random texture
+    # at 64x48, whose coarsest scale, 8x6 pixels, varies from frame to frame) at most 2 are not
+    # left alone
+    deblurred = {f["index"] for f in report["frames"] if f["deblurred"]}
+    assert BLURRED <= deblurred and len(deblurred - BLURRED) <= 2
+    assert all(f["reason"].startswith("P(blurred) ") for f in report["frames"])
+    assert "no frame was blurrier" not in capsys.readouterr().err
+    # a pan blurred throughout: no frame is blurrier than its neighbours; the line says what
+    # to do
+    rng = np.random.default_rng(7)
+    scene = np.kron(rng.random((H // 2, W // 2 + 40, 3)), np.ones((2, 2, 1)))
+    scene = uniform_filter(scene, size=(1, 9, 1), mode="reflect")
+    uniform = tmp_path / "uniform.mkv"
+    _write_ffv1(uniform, [(scene[:, 2 * i:2 * i + W] * 255).round().astype(np.uint8)
+                          for i in range(30)], "rgb24", "yuv420p")
+    rep = tmp_path / "uniform.json"
+    assert cli(["video", str(uniform), "-o", str(tmp_path / "u.mkv"), "--model", str(gen),
+                "--report", str(rep)]) == 0
+    assert json.loads(rep.read_text())["totals"]["N_b"] == 0
+    err = capsys.readouterr().err
+    assert "0/30 frames deblurred" in err
+    assert "no frame was blurrier than its neighbours (for footage blurred throughout use " \
+           "--select all)" in err

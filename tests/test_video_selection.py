@@ -233,3 +233,55 @@ def test_bundled_temporal_model_loads_and_streams_like_whole_clip_scoring():
     np.testing.assert_allclose([d.score for d in decisions],
                                model.probability(clip_features(frames)), rtol=1e-12)
     assert make_selector("temporal", threshold=0.9).threshold == 0.9
+
+
+def _pan(rng, n, blurred, size=(96, 128)):
+    """A pan over one noisy texture of 2x2 blocks: frame i shifted by 4 i pixels (whole
+    blocks, so that every sharp frame has the same sharpness at every scale); blurred frames
+    averaged over 9 horizontal positions (motion blur), as S4's clips are made."""
+    h, w = size
+    scene = np.kron(rng.random((h // 2, (w + 4 * n + 16) // 2, 3)),
+                    np.ones((2, 2, 1))).astype(np.float32)
+    frames = []
+    for i in range(n):
+        x = 4 * i
+        if blurred(i):
+            frame = np.mean([scene[:h, x + d:x + d + w] for d in range(9)], axis=0)
+        else:
+            frame = scene[:h, x + 4:x + 4 + w]
+        frames.append(np.clip(frame + rng.normal(0, 0.01, frame.shape), 0, 1).astype(np.float32))
+    return frames
+
+
+def test_default_selection_is_the_bundled_temporal_selector_and_decides_by_documented_rule():
+    from deblurkit.inference.selection import DEFAULT_SELECT
+
+    assert DEFAULT_SELECT == "temporal"
+    rng = np.random.default_rng(11)
+    # partially blurred: the blurred frames are found, the sharp ones left alone
+    labels = [i % 3 == 1 or i in (10, 11, 12) for i in range(30)]
+    decisions = _run(make_selector(DEFAULT_SELECT), _pan(rng, 30, lambda i: labels[i]))
+    assert [d.deblur for d in decisions] == labels
+    assert all(d.classified and d.reason.startswith("P(blurred)") for d in decisions)
+    assert ">= threshold" in decisions[1].reason and "< threshold" in decisions[0].reason
+    # the documented rule: a frame is deblurred when it is blurrier than its neighbours, so a
+    # clip with no blurred frame and a clip blurred throughout both keep every frame as it is
+    for everywhere in (False, True):
+        decisions = _run(make_selector(DEFAULT_SELECT), _pan(rng, 30, lambda i: everywhere))
+        assert not any(d.deblur for d in decisions)
+    # a clip shorter than the window: decided from what there is
+    decisions = _run(make_selector(DEFAULT_SELECT), _pan(rng, 4, lambda i: i == 2))
+    assert [d.deblur for d in decisions] == [False, False, True, False]
+
+
+def test_every_selector_says_why():
+    frame = np.full((8, 8, 3), 0.5, np.float32)
+    reasons = {mode: _run(make_selector(mode, classifier=lambda rgb: 0.75), [frame] * 3)[0].reason
+               for mode in ("all", "classifier", "middle15", "laplacian", "temporal")}
+    assert reasons["all"] == "--select all: every frame is deblurred"
+    assert reasons["classifier"] == "P(blurred) 0.750 >= threshold 0.500"
+    assert reasons["middle15"] == ("the middle frame of its run of 3: P(blurred) 0.750 >= "
+                                   "threshold 0.500")
+    assert reasons["laplacian"] == "featureless window; score 0.000 < threshold 0.500"
+    assert reasons["temporal"].startswith("P(blurred) ") and "+0.00 +0.00 +0.00 +0.00" in \
+        reasons["temporal"]

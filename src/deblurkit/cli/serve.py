@@ -35,10 +35,9 @@ DEFAULT_PORT = 8000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblurkit.inference.selection import SELECT_MODES
+    from deblurkit.inference.selection import DEFAULT_SELECT, SELECT_MODES
     from deblurkit.serve.config import (DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS,
-                                        DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD_BYTES,
-                                        DEFAULT_SELECT)
+                                        DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD_BYTES)
 
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default {DEFAULT_HOST}: this machine "

@@ -6,12 +6,14 @@ rate stays variable); the audio streams are copied packet for packet. Decoding, 
 and encoding run concurrently with bounded queues (the whole video is never held).
 
 Selection (--select; scores are "higher = more blurred", deblur when score >= --threshold):
-  all         deblur every frame (default)
+  temporal    (default) sharpness at 4 scales relative to the 15 frames around, combined by
+              a logistic model fitted on real training clips (threshold calibrated there):
+              a frame is deblurred when it is blurrier than its neighbours. Footage blurred
+              throughout has no sharper neighbours and is left as it is: use --select all
+  all         deblur every frame
   classifier  S4's frame classifier on every frame: P(blurred) (--classifier, default 0.5)
   middle15    S4's fast mode: classify the middle frame of each run of 15, label the run
   laplacian   no weights: 1 - var(Laplacian(luma)) / (0.9-quantile over the 15 frames around)
-  temporal    sharpness at 4 scales relative to the 15 frames around and absolute, combined
-              by a logistic model fitted on real training clips (threshold calibrated there)
 
 One INPUT: -o is the output file (suffix .mp4, .mkv, .mov, .webm, .avi picks the container).
 Several INPUTs: -o is a folder; each output keeps its input's file name, and --report, if
@@ -45,15 +47,16 @@ def _key_value(value: str) -> tuple[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblurkit.inference.selection import DEFAULT_LAPLACIAN_WINDOW, SELECT_MODES
+    from deblurkit.inference.selection import (DEFAULT_LAPLACIAN_WINDOW, DEFAULT_SELECT,
+                                               SELECT_MODES)
     from deblurkit.inference.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_QUEUE_SIZE
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video file(s)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="output file (one INPUT) or folder (several INPUTs)")
     add_model_arguments(parser)
-    parser.add_argument("--select", choices=SELECT_MODES, default="all",
-                        help="which frames to deblur (default all; see above)")
+    parser.add_argument("--select", choices=SELECT_MODES, default=DEFAULT_SELECT,
+                        help=f"which frames to deblur (default {DEFAULT_SELECT}; see above)")
     parser.add_argument("--threshold", type=unit_float, default=None, metavar="T",
                         help="deblur a frame when its score >= T (default 0.5)")
     add_classifier_argument(parser)
@@ -217,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
         if result.report["truncated"]:
             notes.append(f"truncated: decoded {t['N_a']} of the "
                          f"{result.report['frames_stated']} frames its container states")
+        if (t["N_b"] == 0 and t["N_a"] > getattr(selector, "max_pending", 0)
+                and args.select in ("temporal", "laplacian")):
+            notes.append("no frame was blurrier than its neighbours (for footage blurred "
+                         "throughout use --select all)")
         note = display_note(result.report["output"]["display_matrix"])
         if note:
             notes.append(f"{note} kept")

@@ -81,6 +81,76 @@ class ClipList(list):
         self.source: dict[str, Any] = dict(source or {})
 
 
+#: A frame labelled blurred whose averaged interval stays within this PSNR (dB) of its reference
+#: frame, before noise and compression (the synth manifest's ``blur_psnr``), shows no blur: an
+#: interval over a nearly static scene. :func:`visible_blur_labels` calls such a frame sharp.
+#: 35 dB: a difference below what 8-bit viewing shows on natural images, and below the noise
+#: and compression of every synthesized clip (their sharp frames sit at 25-45 dB from their
+#: references).
+INVISIBLE_BLUR_DB = 35.0
+
+
+def read_blur_psnr(folder: str | os.PathLike) -> list[float | None] | None:
+    """The per-frame ``blur_psnr`` that ``deblurkit synth --config`` recorded for a clip.
+
+    The clip folder is ``<root>/videos/<split>/<clip>`` and the record is the item of
+    ``<root>/manifest.json`` whose ``folder`` is that path.
+
+    Args:
+        folder: the clip folder.
+
+    Returns:
+        One value per frame in frame order (None for a sharp frame), or None when there is no
+        manifest or it does not record ``blur_psnr`` for this clip (older sets, real videos).
+    """
+    folder = Path(folder)
+    if len(folder.parts) < 4:
+        return None
+    root = folder.parents[2]
+    relative = "/".join(folder.parts[-3:])
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for item in manifest.get("items", []) if isinstance(manifest, dict) else []:
+        if isinstance(item, dict) and item.get("folder") == relative:
+            values = item.get("blur_psnr")
+            return list(values) if isinstance(values, list) else None
+    return None
+
+
+def visible_blur_labels(labels: Sequence[int], blur_psnr: Sequence[float | None],
+                        invisible_db: float = INVISIBLE_BLUR_DB) -> list[int]:
+    """S4's labels with invisible blur called sharp.
+
+    S4's protocol labels a frame blurred whenever its interval was averaged. A frame stays
+    blurred here only if its ``blur_psnr`` (:func:`read_blur_psnr`) is below ``invisible_db``.
+
+    Args:
+        labels: S4's labels, 0 or 1 per frame.
+        blur_psnr: the same frames' ``blur_psnr`` (None for a sharp frame).
+        invisible_db: the visibility threshold in dB.
+
+    Returns:
+        0 or 1 per frame.
+
+    Raises:
+        ValueError: the two sequences differ in length, or a blurred frame has no value.
+
+    Example:
+        >>> visible_blur_labels([0, 1, 1], [None, 24.0, 51.2])
+        [0, 1, 0]
+    """
+    if len(labels) != len(blur_psnr):
+        raise ValueError(f"length differs: {len(labels)} labels, {len(blur_psnr)} blur_psnr values")
+    out = []
+    for label, value in zip(labels, blur_psnr):
+        if label and value is None:
+            raise ValueError("a frame labelled blurred has no blur_psnr")
+        out.append(int(bool(label) and value < invisible_db))
+    return out
+
+
 def read_labels(path: str | os.PathLike) -> dict[str, int]:
     """Read per-frame labels: ``labels.csv`` (header ``frame,blurred``) or ``labels.json``.
 

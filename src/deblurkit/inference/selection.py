@@ -77,12 +77,20 @@ class Decision:
         classified: whether this very frame was scored (False for frames that took the label
             of their run's middle frame, and in ``all`` mode).
         classify_seconds: time spent scoring this frame (0 when not scored).
+        reason: why, in words, for the video report (e.g. ``"P(blurred) 0.912 >= threshold
+            0.293; sharpness against the window's sharp frames ..."``).
     """
 
     score: float | None
     deblur: bool
     classified: bool
     classify_seconds: float = 0.0
+    reason: str = ""
+
+
+def threshold_reason(what: str, score: float, threshold: float) -> str:
+    """``"<what> 0.912 >= threshold 0.500"`` (``<`` when below)."""
+    return f"{what} {score:.3f} {'>=' if score >= threshold else '<'} threshold {threshold:.3f}"
 
 
 def _identity(x: Any) -> np.ndarray:
@@ -123,7 +131,8 @@ class AllSelector(Selector[P]):
     max_pending = 0
 
     def push(self, payload: P) -> list[tuple[P, Decision]]:
-        return [(payload, Decision(score=None, deblur=True, classified=False))]
+        return [(payload, Decision(score=None, deblur=True, classified=False,
+                                   reason="--select all: every frame is deblurred"))]
 
 
 def _probability(classifier: Callable[[np.ndarray], float], rgb: np.ndarray) -> float:
@@ -162,7 +171,8 @@ class ClassifierSelector(Selector[P]):
         score = _probability(self.classifier, self.to_rgb(payload))
         seconds = time.perf_counter() - start
         return [(payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
-                                   classify_seconds=seconds))]
+                                   classify_seconds=seconds,
+                                   reason=threshold_reason("P(blurred)", score, self.threshold)))]
 
 
 class MiddleOfRunSelector(Selector[P]):
@@ -218,8 +228,10 @@ class MiddleOfRunSelector(Selector[P]):
         score = _probability(self.classifier, self.to_rgb(run[middle]))
         seconds = time.perf_counter() - start
         blurred = score >= self.threshold
+        reason = threshold_reason(f"the middle frame of its run of {len(run)}: P(blurred)",
+                                  score, self.threshold)
         return [(p, Decision(score=score, deblur=blurred, classified=i == middle,
-                             classify_seconds=seconds if i == middle else 0.0))
+                             classify_seconds=seconds if i == middle else 0.0, reason=reason))
                 for i, p in enumerate(run)]
 
 
@@ -364,8 +376,12 @@ class LaplacianSelector(Selector[P]):
         self._pending.popleft()
         if self.half:
             self._history.append(sharpness)
+        basis = "the reference" if self.reference is not None else "the window's reference"
+        ratio = (f"sharpness {sharpness / reference:.2f} x {basis}"
+                 if reference >= MIN_REFERENCE_SHARPNESS else "featureless window")
         return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
-                                 classify_seconds=seconds)
+                                 classify_seconds=seconds,
+                                 reason=f"{ratio}; {threshold_reason('score', score, self.threshold)}")
 
 
 def multiscale_sharpness(rgb: np.ndarray, scales: int = TEMPORAL_SCALES) -> np.ndarray:
@@ -545,8 +561,12 @@ class TemporalSelector(Selector[P]):
         self._pending.popleft()
         if self.half:
             self._history.append(values)
+        relative = " ".join(f"{v:+.2f}" for v in features[:self.model.scales])
+        reason = (f"{threshold_reason('P(blurred)', score, self.threshold)}; log sharpness "
+                  f"against the window's sharp frames at scales 1/1..1/{2 ** (self.model.scales - 1)}: "
+                  f"{relative}")
         return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
-                                 classify_seconds=seconds)
+                                 classify_seconds=seconds, reason=reason)
 
 
 def load_temporal_selector() -> TemporalModel:
@@ -612,6 +632,9 @@ _BUILDERS: dict[str, Callable[[SelectorOptions], Selector]] = {
 }
 #: Modes accepted by :func:`make_selector` (and ``deblurkit video --select``).
 SELECT_MODES: tuple[str, ...] = tuple(_BUILDERS)
+#: The selection of ``deblurkit video`` and of the server's video jobs when none is named: the
+#: temporal selector (docs/video.md, "Measured on the real validation clips").
+DEFAULT_SELECT = "temporal"
 
 
 def make_selector(mode: str, **options: Any) -> Selector:

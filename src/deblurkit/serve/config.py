@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from deblurkit.inference.selection import DEFAULT_SELECT
+
 #: Largest upload accepted by default (bytes): 512 MiB.
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 2**20
 #: Largest image (or video frame) accepted by default, in pixels (8192 x 8192). Checked from
@@ -14,9 +16,6 @@ DEFAULT_MAX_PIXELS = 2**26
 DEFAULT_MAX_FRAMES = 10_000
 #: Jobs that may wait in the queue (running one excluded) before uploads get 429.
 DEFAULT_MAX_QUEUE = 16
-#: Frame selection of video jobs when the request names none: every frame, as ``deblurkit
-#: video`` (skipping frames the selector calls sharp is something the user asks for).
-DEFAULT_SELECT = "all"
 
 
 @dataclass(frozen=True)

@@ -398,7 +398,7 @@ def _run_pipeline(inp: VideoInput, src: Path, dst: Path, tmp: Path, selector: Se
                 out.container.close()
     totals = runtime_totals(records, wall)
     frames = [{k: r[k] for k in ("index", "pts", "time", "score", "deblurred", "classified",
-                                 "seconds")} for r in records]
+                                 "seconds", "reason")} for r in records]
     return {
         "input": input_info(str(src), inp),
         "output": {"path": str(dst), "format": CONTAINERS[dst.suffix.lower()],
@@ -458,6 +458,7 @@ def _inference_stage(q_in: queue.Queue, q_out: queue.Queue, shared: _Shared,
             "classify_seconds": decision.classify_seconds,
             "deblur_seconds": item.deblur_seconds,
             "seconds": decision.classify_seconds + item.deblur_seconds,
+            "reason": decision.reason,
         })
 
     while True:
