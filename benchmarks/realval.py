@@ -15,7 +15,9 @@ PSNR / SSIM of the input against the target (RGB, 8-bit, scikit-image SSIM with 
 window: docs/metrics.md), and with ``--model`` the restored output's PSNR / SSIM, the mean gain,
 the worst image's change, how many images got worse by more than 0.1 dB, and how close the
 output stays to its input (PSNR of output against input: on the ``sharp`` pairs the issue asks
-for at least 40 dB, i.e. a sharp picture is left alone). For the clips:
+for at least 40 dB, i.e. a sharp picture is left alone), and the mean brightness of the target
+and of the output against the input in 8-bit levels (``target_shift``, ``output_shift``: blur
+made in linear light brightens the encoded picture, so a model may learn to darken). For the clips:
 count, frames, blurred share. Identical pairs (a sharp input with no noise and no
 compression) have infinite PSNR; they are counted apart and left out of the PSNR means.
 
@@ -51,6 +53,16 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "synthesis.md"
 START, END = "<!-- realval-table:start -->", "<!-- realval-table:end -->"
 KINDS = ("kernel", "shake", "average", "sharp")
+
+
+#: 8-bit levels per unit of an image's own scale (8-bit files: 1; 16-bit: 255 / 65535).
+_LEVELS = {1: 1.0, 2: 255.0 / 65535.0}
+
+
+def _shift(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean brightness of ``image`` minus that of ``reference``, in 8-bit levels."""
+    difference = np.mean(image, dtype=np.float64) - np.mean(reference, dtype=np.float64)
+    return float(difference) * _LEVELS[reference.dtype.itemsize]
 
 
 def _scores(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -230,17 +242,22 @@ def main() -> None:
             sharp = read_image(root / item["sharp"]).pixels
             row = {"name": item["name"]}
             row["input_psnr"], row["input_ssim"] = _scores(blur, sharp)
+            # mean brightness of the target against the input, in 8-bit levels: blur made in
+            # linear light brightens the encoded picture (the encoding curve is concave)
+            row["target_shift"] = _shift(sharp, blur)
             if restorer is not None:
                 start = time.perf_counter()
                 out = restorer(blur)
                 row["seconds"] = time.perf_counter() - start
                 row["psnr"], row["ssim"] = _scores(out, sharp)
                 row["psnr_vs_input"] = float(psnr(out, blur))
+                row["output_shift"] = _shift(out, blur)
             rows.append(row)
         finite = [r for r in rows if math.isfinite(r["input_psnr"])]
         summary = {"count": len(rows), "identical_pairs": len(rows) - len(finite),
                    "input_psnr": float(np.mean([r["input_psnr"] for r in finite])) if finite else None,
-                   "input_ssim": float(np.mean([r["input_ssim"] for r in rows])) if rows else None}
+                   "input_ssim": float(np.mean([r["input_ssim"] for r in rows])) if rows else None,
+                   "target_shift": float(np.mean([r["target_shift"] for r in rows])) if rows else None}
         if restorer is not None and rows:
             gains = [r["psnr"] - r["input_psnr"] for r in finite]
             summary.update(psnr=float(np.mean([r["psnr"] for r in finite])) if finite else None,
@@ -251,6 +268,7 @@ def main() -> None:
                            seconds_per_image=float(np.mean([r["seconds"] for r in rows])),
                            psnr_vs_input_mean=_finite_mean([r["psnr_vs_input"] for r in rows]),
                            psnr_vs_input_min=float(min(r["psnr_vs_input"] for r in rows)),
+                           output_shift=float(np.mean([r["output_shift"] for r in rows])),
                            min_psnr_on_identical=min((r["psnr"] for r in rows
                                                       if not math.isfinite(r["input_psnr"])),
                                                      default=None))

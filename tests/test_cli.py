@@ -70,3 +70,25 @@ sys.exit(main(["restore", {str(tmp_path / 'in.png')!r}, "-o", {str(tmp_path / 'o
     assert proc.returncode == 143, err
     assert "deblurkit restore: terminated" in err and "Traceback" not in err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_models_lists_registered_networks_and_every_bundled_weight_file(capsys):
+    from deblurkit.models import list_models
+    from deblurkit.models.weights import read_metadata
+    from deblurkit.pretrained import BUNDLED
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    split = out.index("trained weights bundled with deblurkit (--model NAME):")
+    assert [line.split()[0] for line in out[1:split - 1]] == list_models()
+    rows = {line.split()[0]: line.split() for line in out[split + 2:]}
+    assert set(rows) == set(BUNDLED)
+    for name, card in BUNDLED.items():
+        network = read_metadata(card.path)["deblurkit_name"]
+        assert rows[name][1:3] == [network, card.task] and rows[name][-1] == card.model_card
+    # a pattern and a kind filter both tables
+    assert main(["models", "default*", "--kind", "classifier"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("trained weights") and [r.split()[0] for r in out[2:]] == [
+        "default_selector"]
+    assert main(["models", "nothing_*"]) == 1

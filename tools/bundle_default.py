@@ -1,9 +1,12 @@
-"""Copy trained checkpoints into the package as the bundled default weights.
+"""Copy trained checkpoints into the package as bundled weights (the default and the others).
 
-Run by hand after the default recipes have trained (docs/default-model.md, "Reproduce"):
+Run by hand after the recipes have trained (docs/default-model.md, "Reproduce";
+docs/system-models.md):
 
     .venv/bin/python tools/bundle_default.py \\
         --deblur $HOME/deblurkit-runs/default_fast/checkpoints/step_00003000 --storage float16
+    .venv/bin/python tools/bundle_default.py --storage float16 \\
+        --bundle s2=$HOME/deblurkit-runs/variants/s2/checkpoints/step_00000675
 
 Each checkpoint's weights (``ema.safetensors``, the exponential moving average, when the run
 kept one, else ``model.safetensors``; ``--weights`` chooses) are re-saved under
@@ -92,6 +95,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deblur", type=Path, help="checkpoint folder of the deblur run")
     parser.add_argument("--selector", type=Path, help="checkpoint folder of the selector run")
+    parser.add_argument("--bundle", action="append", default=[], metavar="NAME=CHECKPOINT",
+                        help="any bundled name (deblurkit.pretrained.BUNDLED, e.g. s2) and the "
+                             "checkpoint folder of its run (repeatable)")
     parser.add_argument("--data", type=Path, default=None,
                         help="the fixed synthesized data the runs read (its manifest is "
                              "hashed); not needed for on-the-fly recipes")
@@ -107,6 +113,11 @@ def main() -> int:
         if args.selector:
             bundle("default_selector", args.selector, args.data, weights=args.weights,
                    storage=args.storage)
+        for item in args.bundle:
+            name, sep, folder = item.partition("=")
+            if not sep or not name or not folder:
+                raise UserError(f"--bundle {item!r}: expected NAME=CHECKPOINT")
+            bundle(name, Path(folder), args.data, weights=args.weights, storage=args.storage)
     except UserError as exc:
         print(f"bundle_default: error: {exc}", file=sys.stderr)
         return 1
