@@ -8,7 +8,7 @@ Run by hand after the models are trained and each is scored by ``benchmarks/real
         --tag system_nafnet_w16                                             # a peer's run
     .venv/bin/python benchmarks/system_variants.py                          # latency
     .venv/bin/python benchmarks/system_models.py \\
-        --peer nafnet_w16=RUN/checkpoints/step_N/ema.safetensors
+        --weights nafnet_w16=RUN/checkpoints/step_N/ema.safetensors
 
 For every row of :data:`ROWS` it reads ``benchmarks/results/realval_<tag>.json`` (per kind:
 mean gain over the input, pairs worse by more than 0.1 dB, on the ``sharp`` pairs the PSNR of
@@ -41,8 +41,8 @@ DOC = REPO / "docs" / "system-models.md"
 GRID = REPO / "docs" / "images" / "system-models-grid.png"
 CURVES = REPO / "docs" / "images" / "system-models-curves.png"
 START, END = "<!-- system-table:start -->", "<!-- system-table:end -->"
-#: (system, model as users name it, network, realval results tag); a peer's model is a file
-#: given by ``--peer``.
+#: (system, model as users name it once bundled, network, realval results tag); the grid shows
+#: a row that is not bundled only when ``--weights`` names its file.
 ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("S1", "s1", "s1_msed_fast", "system_s1"),
     ("S2", "s2", "s2_msrn_cpu", "system_s2"),
@@ -181,15 +181,17 @@ def curves(out: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(REPO / "data" / "realval"))
-    parser.add_argument("--peer", action="append", default=[], metavar="NAME=FILE",
-                        help="a peer row's weights (e.g. nafnet_w16=.../ema.safetensors)")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
+                        help="weights of a row that is not bundled, for the grid (a peer's or a "
+                             "not yet shipped run's: nafnet_w16=RUN/checkpoints/step_N/"
+                             "ema.safetensors)")
     parser.add_argument("--no-grid", action="store_true", help="only the table")
     args = parser.parse_args()
     from deblurkit.pretrained import BUNDLED
 
     specs = {"default": "default"}
     specs.update({model: model for _, model, _, _ in ROWS if model in BUNDLED})
-    for item in args.peer:
+    for item in args.weights:
         name, _, path = item.partition("=")
         specs[name] = path
     lines = table_rows()
