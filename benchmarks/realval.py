@@ -257,7 +257,8 @@ def main() -> None:
         summary = {"count": len(rows), "identical_pairs": len(rows) - len(finite),
                    "input_psnr": float(np.mean([r["input_psnr"] for r in finite])) if finite else None,
                    "input_ssim": float(np.mean([r["input_ssim"] for r in rows])) if rows else None,
-                   "target_shift": float(np.mean([r["target_shift"] for r in rows])) if rows else None}
+                   "target_shift": (float(np.mean([r["target_shift"] for r in rows]))
+                                    if rows else None)}
         if restorer is not None and rows:
             gains = [r["psnr"] - r["input_psnr"] for r in finite]
             summary.update(psnr=float(np.mean([r["psnr"] for r in finite])) if finite else None,

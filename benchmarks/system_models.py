@@ -107,7 +107,8 @@ def grid(specs: dict[str, str], root: Path, out: Path) -> list[str]:
     pairs = {}
     for kind, index in GRID_PAIRS.items():
         item = [i for i in manifest["items"] if i["kind"] == kind][index]
-        pairs[kind] = (read_image(root / item["blur"]).pixels, read_image(root / item["sharp"]).pixels)
+        pairs[kind] = (read_image(root / item["blur"]).pixels,
+                       read_image(root / item["sharp"]).pixels)
     columns = [("input", None)] + list(specs.items()) + [("target", None)]
     outputs = {}
     for label, spec in specs.items():

@@ -14,8 +14,8 @@ REALISTIC = Path(__file__).resolve().parents[1] / "configs" / "realistic"
 def check_realistic_recipe(name: str, model: str):
     """Load ``configs/realistic/<name>.yaml`` and check the settings every recipe there shares
     (the model, identity start, online train data, real validation set, 256 crops, EMA,
-    clipping, float32, EMA warm-up, intervals, cosine schedule over the run, no VGG term); returns the
-    config for the recipe's own checks."""
+    clipping, float32, EMA warm-up, intervals, cosine schedule over the run, no VGG term);
+    returns the config for the recipe's own checks."""
     from deblurkit.training import load_config
 
     cfg = load_config(REALISTIC / f"{name}.yaml")

@@ -8,13 +8,13 @@ Reads every clip folder (``blur/*.png`` + ``labels.csv``, S4's labels), computes
 L-BFGS, float64) to the labels. Labels: by default S4's with invisible blur called sharp
 (:func:`deblurkit.data.video.visible_blur_labels`: a frame whose averaged interval stays
 within 35 dB of its reference, the synth manifest's ``blur_psnr``; the training clips hold
-whole near-static 1000 fps windows whose "blurred" frames are 40-65 dB from their references,
+whole near-static 1000 fps windows whose "blurred" frames are 35-69 dB from their references,
 and fitted to S4's labels the model learns that a soft scene is a blurred one). Features: by
 default only those relative to the window (the issue's premise: blur is relative; the
-frame's own sharpness depends on content and resolution). The threshold is calibrated on the *training* clips only:
-out-of-fold probabilities (5 folds by clip, so a clip never scores itself) and the threshold
-that maximises the lower of the two class recalls (blurred and sharp frames count alike). The
-final model is refitted on every training clip. Writes the model to
+frame's own sharpness depends on content and resolution). The threshold is calibrated on the
+*training* clips only: out-of-fold probabilities (5 folds by clip, so a clip never scores
+itself) and the threshold that maximises the lower of the two class recalls (blurred and sharp
+frames count alike). The final model is refitted on every training clip. Writes the model to
 ``src/deblurkit/pretrained/default_temporal_selector.safetensors``, the out-of-fold ROC and
 precision-recall curves to ``docs/images/temporal-selector-roc.png`` and the numbers to
 ``benchmarks/results/temporal_selector_fit.json``. The validation clips are never read here.
@@ -168,7 +168,8 @@ def main() -> int:
     model.save(args.out)
     pred = oof >= threshold
     summary = {"clips": len(folders), "frames": int(len(y)), "blurred": int(y.sum()),
-               "features": "relative only" if args.features == "relative" else "relative and absolute",
+               "features": ("relative only" if args.features == "relative"
+                            else "relative and absolute"),
                "labels": ("visible blur (S4's, blur_psnr >= 35 dB called sharp)"
                           if args.labels == "visible" else "S4's"),
                "threshold": threshold, "l2": L2, "folds": FOLDS,

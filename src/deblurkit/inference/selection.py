@@ -379,9 +379,9 @@ class LaplacianSelector(Selector[P]):
         basis = "the reference" if self.reference is not None else "the window's reference"
         ratio = (f"sharpness {sharpness / reference:.2f} x {basis}"
                  if reference >= MIN_REFERENCE_SHARPNESS else "featureless window")
+        verdict = threshold_reason("score", score, self.threshold)
         return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
-                                 classify_seconds=seconds,
-                                 reason=f"{ratio}; {threshold_reason('score', score, self.threshold)}")
+                                 classify_seconds=seconds, reason=f"{ratio}; {verdict}")
 
 
 def multiscale_sharpness(rgb: np.ndarray, scales: int = TEMPORAL_SCALES) -> np.ndarray:
@@ -562,9 +562,9 @@ class TemporalSelector(Selector[P]):
         if self.half:
             self._history.append(values)
         relative = " ".join(f"{v:+.2f}" for v in features[:self.model.scales])
+        coarsest = 2 ** (self.model.scales - 1)
         reason = (f"{threshold_reason('P(blurred)', score, self.threshold)}; log sharpness "
-                  f"against the window's sharp frames at scales 1/1..1/{2 ** (self.model.scales - 1)}: "
-                  f"{relative}")
+                  f"against the window's sharp frames at scales 1/1..1/{coarsest}: {relative}")
         return payload, Decision(score=score, deblur=score >= self.threshold, classified=True,
                                  classify_seconds=seconds, reason=reason)
 
