@@ -328,34 +328,31 @@ def case_video_tile_too_small(c: Corpus) -> Case:
 # ------------------------------------------------------------------------------ weight files
 
 
+def _forged_weights_case(c: Corpus, name: str, file: str, reason: str, **stored) -> Case:
+    """``restore`` with a weight file whose stored arguments are ``stored``: status 1, one
+    line giving ``reason`` and naming ``file``."""
+    folder = c.inputs(name)
+    model = _forged_model(c, folder / file, **stored)
+    return Case(name, _restore(c, name, _png(folder / "photo.png"), model=model), 1, reason,
+                names=file)
+
+
 @case
 def case_weights_ask_for_a_huge_network(c: Corpus) -> Case:
-    model = _forged_model(c, c.inputs("weights_ask_for_a_huge_network") / "huge.safetensors",
-                          base_width=4000)
-    src = _png(c.inputs("weights_ask_for_a_huge_network") / "photo.png")
-    return Case("weights_ask_for_a_huge_network",
-                _restore(c, "weights_ask_for_a_huge_network", src, model=model), 1,
-                "shape mismatch", names="huge.safetensors")
+    return _forged_weights_case(c, "weights_ask_for_a_huge_network", "huge.safetensors",
+                                "shape mismatch", base_width=4000)
 
 
 @case
 def case_weights_arguments_of_the_wrong_type(c: Corpus) -> Case:
-    folder = c.inputs("weights_arguments_of_the_wrong_type")
-    model = _forged_model(c, folder / "strarg.safetensors", depth="2")
-    src = _png(folder / "photo.png")
-    return Case("weights_arguments_of_the_wrong_type",
-                _restore(c, "weights_arguments_of_the_wrong_type", src, model=model), 1,
-                "must be an integer, got a string", names="strarg.safetensors")
+    return _forged_weights_case(c, "weights_arguments_of_the_wrong_type", "strarg.safetensors",
+                                "must be an integer, got a string", depth="2")
 
 
 @case
 def case_weights_arguments_not_an_object(c: Corpus) -> Case:
-    folder = c.inputs("weights_arguments_not_an_object")
-    model = _forged_model(c, folder / "list.safetensors", _raw="[1, 2]")
-    src = _png(folder / "photo.png")
-    return Case("weights_arguments_not_an_object",
-                _restore(c, "weights_arguments_not_an_object", src, model=model), 1,
-                "must be a JSON object", names="list.safetensors")
+    return _forged_weights_case(c, "weights_arguments_not_an_object", "list.safetensors",
+                                "must be a JSON object", _raw="[1, 2]")
 
 
 @case

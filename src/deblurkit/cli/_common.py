@@ -164,8 +164,8 @@ def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
     once, for the restoring commands and ``export``)."""
     parser.add_argument("--arch", default=None, metavar="NAME",
                         help="the registered network (see `deblurkit models`) a state-dict "
-                             "--model is for: the file is read with torch.load(weights_only="
-                             "True), BasicSR's params_ema (else params) taken, a module. "
+                             "--model is for: the file is read as tensors only (no pickled code "
+                             "runs), BasicSR's params_ema (else params) taken, a module. "
                              "prefix stripped, official NAFNet names mapped (--arch nafnet_*), "
                              "keys and shapes checked before the network is built")
     parser.add_argument("--arch-kwargs", type=json_value, default=None, metavar="JSON",
