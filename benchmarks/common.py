@@ -112,3 +112,15 @@ def replace_marked_block(doc: Path, start: str, end: str, body: str) -> bool:
     _, tail = rest.split(end, 1)
     doc.write_text(head + start + body + end + tail)
     return True
+
+
+def auc(score, y) -> float | None:
+    """Area under the ROC curve: the probability that a positive (``y == 1``) outscores a
+    negative, ties counting half. None when a score is NaN or a class is missing."""
+    import numpy as np
+
+    score, y = np.asarray(score, dtype=float), np.asarray(y)
+    if np.isnan(score).any() or not (y == 1).any() or not (y == 0).any():
+        return None
+    pos, neg = score[y == 1], score[y == 0]
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())

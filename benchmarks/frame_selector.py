@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, replace_marked_block, save_json  # noqa: E402
+from common import auc, machine, replace_marked_block, save_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "video.md"
@@ -36,18 +36,13 @@ START, END = "<!-- selector-table:start -->", "<!-- selector-table:end -->"
 MODES = ("laplacian", "classifier", "temporal")
 
 
-def read_clip(folder: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
-    """Observed frames (float32 [0, 1]), S4's labels and the visible-blur labels (None without
-    the manifest's ``blur_psnr``) of a clip folder."""
-    from deblurkit.data.video import load_clip, read_blur_psnr, visible_blur_labels
-    from deblurkit.io import read_image, to_float
+def read_clip(folder: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Observed frames, S4's labels and the visible-blur labels of a clip folder."""
+    from deblurkit.data.video import clip_rgb, load_clip
 
-    frames = load_clip(folder).frames
-    labels = [int(f.label) for f in frames]
-    blur_psnr = read_blur_psnr(folder)
-    visible = None if blur_psnr is None else np.asarray(visible_blur_labels(labels, blur_psnr))
-    return ([np.asarray(to_float(read_image(f.blur).pixels), np.float32) for f in frames],
-            np.asarray(labels), visible)
+    s4, visible = (load_clip(folder, labels=kind) for kind in ("s4", "visible"))
+    return (clip_rgb(s4), np.asarray([f.label for f in s4.frames]),
+            np.asarray([f.label for f in visible.frames]))
 
 
 def rates(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -60,6 +55,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(REPO / "data" / "realval" / "videos" / "val"))
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--classifier", action="append", default=[], metavar="NAME=FILE",
+                        help="also score this frame classifier (mode classifier, threshold "
+                        "0.5) as the row 'classifier (NAME)'; repeatable")
     args = parser.parse_args()
 
     import torch
@@ -69,26 +67,31 @@ def main() -> None:
     from deblurkit.inference.selection import make_selector
 
     probability = load_classifier("default", device="cpu").probability
+    rows = {mode: (mode, probability) for mode in MODES}
+    for item in args.classifier:
+        name, _, file = item.partition("=")
+        rows[f"classifier ({name})"] = ("classifier",
+                                        load_classifier(file, device="cpu").probability)
 
     clips = sorted(p for p in Path(args.root).iterdir() if (p / "labels.csv").is_file())
     data = [(c.name, *read_clip(c)) for c in clips]
     results: dict[str, dict] = {}
-    have_visible = all(v is not None for _, _, _, v in data)
-    for mode in MODES:
-        per_clip, preds = {}, []
+    for row, (mode, classify) in rows.items():
+        per_clip, preds, scores = {}, [], []
         for name, frames, y, visible in data:
-            sel = make_selector(mode, classifier=probability)
+            sel = make_selector(mode, classifier=classify)
             out = [d for f in frames for _, d in sel.push(f)] + [d for _, d in sel.flush()]
             pred = np.asarray([d.deblur for d in out])
             per_clip[name] = {"s4": rates(y, pred),
-                              "visible": rates(visible, pred) if visible is not None else None}
+                              "visible": rates(visible, pred)}
             preds.append(pred)
-        pred = np.concatenate(preds)
-        results[mode] = {"s4": rates(np.concatenate([d[2] for d in data]), pred),
-                         "visible": rates(np.concatenate([d[3] for d in data]), pred)
-                         if have_visible else None,
-                         "clips": per_clip}
-        print(mode, "S4 labels", results[mode]["s4"], "visible blur", results[mode]["visible"],
+            scores.append(np.asarray([d.score for d in out], dtype=float))
+        pred, score = np.concatenate(preds), np.concatenate(scores)
+        results[row] = {key: {**rates(np.concatenate([d[i] for d in data]), pred),
+                              "auc": auc(score, np.concatenate([d[i] for d in data]))}
+                        for key, i in (("s4", 2), ("visible", 3))}
+        results[row]["clips"] = per_clip
+        print(row, "S4 labels", results[row]["s4"], "visible blur", results[row]["visible"],
               flush=True)
 
     frame = np.random.default_rng(0).random((720, 1280, 3), dtype=np.float32)
@@ -98,32 +101,34 @@ def main() -> None:
         backend(x)
         model_s = statistics.median(_timed(lambda: backend(x)) for _ in range(args.runs))
     cost = {}
-    for mode in MODES:
-        sel = make_selector(mode, classifier=probability)
+    for row, (mode, classify) in rows.items():
+        sel = make_selector(mode, classifier=classify)
         sel.push(frame)
-        cost[mode] = statistics.median(_timed(lambda: sel.push(frame)) for _ in range(args.runs))
+        cost[row] = statistics.median(_timed(lambda: sel.push(frame)) for _ in range(args.runs))
     save_json("frame_selector.json", {"machine": machine(), "root": args.root,
                                       "results": results, "seconds_720p": cost,
                                       "default_model_seconds_720p": model_s})
     y_all = np.concatenate([d[2] for d in data])
-    views = [("s4", "S4's labels")] + ([("visible", "visible-blur labels")] if have_visible else [])
-    rows = ["", f"Real validation clips (`{Path(args.root).relative_to(REPO)}`): {len(data)} clips, "
-            f"{len(y_all)} frames, {int(y_all.sum())} blurred by S4's labels"
-            + (f", {int(np.concatenate([d[3] for d in data]).sum())} with visible blur "
-               f"(`blur_psnr` below 35 dB)." if have_visible else "."), "",
-            "| mode | labels | accuracy | recall, blurred | recall, sharp | s per 720p frame | "
-            "share of the default model's time |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for mode in MODES:
+    views = [("s4", "S4's labels"), ("visible", "visible-blur labels")]
+    lines = ["", f"Real validation clips (`{Path(args.root).relative_to(REPO)}`): {len(data)} "
+             f"clips, {len(y_all)} frames, {int(y_all.sum())} blurred by S4's labels, "
+             f"{int(np.concatenate([d[3] for d in data]).sum())} with visible blur "
+             "(`blur_psnr` below 35 dB, where the manifest records it).", "",
+             "| mode | labels | accuracy | recall, blurred | recall, sharp | ROC AUC | "
+             "s per 720p frame | share of the default model's time |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
         for key, title in views:
-            r = results[mode][key]
-            rows.append(f"| `{mode}` | {title} | {100 * r['accuracy']:.1f}% | "
-                        f"{100 * r['recall_blurred']:.1f}% | {100 * r['recall_sharp']:.1f}% | "
-                        f"{cost[mode]:.3f} | {100 * cost[mode] / model_s:.1f}% |")
-    rows += ["", f"Default deblurring model on the same 1280x720 frame: {model_s:.2f} s (fp32). "
-             f"Measured on {machine()['cpu']} by `.venv/bin/python benchmarks/frame_selector.py`.",
-             ""]
-    replace_marked_block(DOC, START, END, "\n".join(rows))
+            r = results[row][key]
+            lines.append(f"| `{row}` | {title} | {100 * r['accuracy']:.1f}% | "
+                         f"{100 * r['recall_blurred']:.1f}% | {100 * r['recall_sharp']:.1f}% | "
+                         f"{'-' if r['auc'] is None else format(r['auc'], '.3f')} | {cost[row]:.3f} | {100 * cost[row] / model_s:.1f}% |")
+    home = str(Path.home())
+    command = " ".join(["benchmarks/frame_selector.py"]
+                       + [f"--classifier {c}".replace(home, "$HOME") for c in args.classifier])
+    lines += ["", f"Default deblurring model on the same 1280x720 frame: {model_s:.2f} s (fp32). "
+              f"Measured on {machine()['cpu']} by `.venv/bin/python {command}`.", ""]
+    replace_marked_block(DOC, START, END, "\n".join(lines))
 
 
 def _timed(fn) -> float:

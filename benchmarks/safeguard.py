@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,24 +175,31 @@ def run_model(pairs: list[dict], model: str) -> None:
     print(file=sys.stderr)
 
 
-def guarded(pair: dict, settings) -> np.ndarray:
-    """The output after the gate, as 8-bit."""
-    x = torch.from_numpy(pair["blur"].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-    y = torch.from_numpy(pair["output"]).permute(2, 0, 1)[None]
-    out = safeguard(x, y, settings)[0].permute(1, 2, 0).numpy() if settings else pair["output"]
+def to_uint8(out: np.ndarray) -> np.ndarray:
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
-def score(pairs: list[dict], settings) -> dict:
+def guarded(pair: dict, settings: SafeguardSettings | None) -> np.ndarray:
+    """The output after the gate (None: the unguarded output), as 8-bit."""
+    if settings is None:
+        return to_uint8(pair["output"])
+    x = torch.from_numpy(pair["blur"].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    y = torch.from_numpy(pair["output"]).permute(2, 0, 1)[None]
+    return to_uint8(safeguard(x, y, settings)[0].permute(1, 2, 0).numpy())
+
+
+def score(pairs: list[dict], settings: SafeguardSettings | None = None,
+          apply: Callable[[dict], np.ndarray] | None = None) -> dict:
     """Per kind: mean gain, worst change, pairs worse by more than 0.1 dB, PSNR against the
-    input (mean and min)."""
+    input (mean and min). The output of a pair is ``apply(pair)`` (8-bit) when given, else
+    :func:`guarded` with ``settings``."""
     from deblurkit.metrics import psnr
 
     per = {}
     for kind in KINDS:
         gains, vs_input = [], []
         for pair in (p for p in pairs if p["kind"] == kind):
-            out = guarded(pair, settings)
+            out = apply(pair) if apply is not None else guarded(pair, settings)
             base = float(psnr(pair["blur"], pair["sharp"]))
             gains.append(float(psnr(out, pair["sharp"])) - base)
             vs_input.append(float(psnr(out, pair["blur"])))
@@ -211,33 +219,56 @@ def harmed(per: dict) -> int:
     return sum(per[k]["worse_by_0_1"] for k in KINDS)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--tag", default="default")
+def choose_on_tuning_set(tune: list[dict], candidates: list[dict],
+                         apply_of: Callable[[dict], Callable[[dict], np.ndarray]],
+                         keep: float) -> tuple[dict, list[dict], bool]:
+    """Score every candidate setting on the tuning pairs and pick one: the fewest pairs worse
+    by more than 0.1 dB, then the highest mean gain on the blurred kinds, among the settings
+    that keep at least ``keep`` of the unguarded blurred-kind gain (when none does, among
+    all, and the script says so).
+
+    Returns:
+        (the chosen candidate with its scores, every candidate with its scores, whether any
+        candidate kept the gain).
+    """
+    floor = keep * blurred_gain(score(tune, None))
+    tried = []
+    for candidate in candidates:
+        per = score(tune, apply=apply_of(candidate))
+        tried.append({**candidate, "harmed": harmed(per), "blurred_gain": blurred_gain(per),
+                      "kinds": per})
+        print(f"{candidate}: harmed {harmed(per)}, blurred gain {blurred_gain(per):+.3f} dB",
+              file=sys.stderr, flush=True)
+    eligible = [t for t in tried if t["blurred_gain"] >= floor]
+    if not eligible:
+        print(f"no setting keeps {keep:.0%} of the unguarded gain; the least harmful one is "
+              "reported", file=sys.stderr)
+    best = min(eligible or tried, key=lambda t: (t["harmed"], -t["blurred_gain"]))
+    return best, tried, bool(eligible)
+
+
+def tuning_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a fit-on-the-tuning-set experiment: model, tag, both sets, keep."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", default="default", help="the deblurring model")
+    parser.add_argument("--tag", default="default", help="results file suffix")
     parser.add_argument("--tune", default=str(REPO / "data" / "realtune"))
     parser.add_argument("--val", default=str(REPO / "data" / "realval"))
     parser.add_argument("--keep", type=float, default=0.9,
                         help="share of the unguarded blurred-kind gain a setting must keep")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = tuning_parser(__doc__.splitlines()[0]).parse_args()
 
     tune = load_set(Path(args.tune))
     run_model(tune, args.model)
     plain = score(tune, None)
-    floor = args.keep * blurred_gain(plain)
-    tried = []
-    for low, high, radius in GRID:
-        per = score(tune, SafeguardSettings(low=low, high=high, radius=radius))
-        tried.append({"low": low, "high": high, "radius": radius, "harmed": harmed(per),
-                      "blurred_gain": blurred_gain(per), "kinds": per})
-        print(f"low {low} high {high} radius {radius}: harmed {harmed(per)}, "
-              f"blurred gain {blurred_gain(per):+.3f} dB", file=sys.stderr, flush=True)
-    eligible = [t for t in tried if t["blurred_gain"] >= floor]
-    if not eligible:
-        print(f"no setting keeps {args.keep:.0%} of the unguarded gain "
-              f"({blurred_gain(plain):+.3f} dB); the least harmful one is reported",
-              file=sys.stderr)
-    best = min(eligible or tried, key=lambda t: (t["harmed"], -t["blurred_gain"]))
+    candidates = [{"low": low, "high": high, "radius": radius} for low, high, radius in GRID]
+    best, tried, eligible = choose_on_tuning_set(
+        tune, candidates, lambda c: lambda pair: guarded(pair, SafeguardSettings(**c)),
+        args.keep)
     chosen = SafeguardSettings(low=best["low"], high=best["high"], radius=best["radius"])
     print(f"tuning set: unguarded harmed {harmed(plain)}, gain {blurred_gain(plain):+.3f} dB; "
           f"chosen {chosen}", file=sys.stderr)
@@ -250,7 +281,7 @@ def main() -> None:
     save_json(f"safeguard_{args.tag}.json", {
         "machine": machine(), "model": args.model, "keep": args.keep,
         "tune": {"root": args.tune, "unguarded": plain, "tried": tried,
-                 "any_setting_keeps_the_gain": bool(eligible),
+                 "any_setting_keeps_the_gain": eligible,
                  "chosen": {"low": chosen.low, "high": chosen.high, "radius": chosen.radius,
                             "min_sigma": chosen.min_sigma}},
         "val": {"root": args.val, **report}})

@@ -198,10 +198,13 @@ def main() -> None:
     lines = table_rows()
     print("\n".join(lines))
     drawn = [] if args.no_grid else grid(specs, Path(args.root), GRID)
+    command = " ".join(["benchmarks/system_models.py"]
+                       + [f"--weights {w}".replace(str(Path.home()), "$HOME") for w in args.weights])
     note = ["", "Gains: mean PSNR change against the input per kind, in dB, on the 192 real "
-            "validation pairs (`make realval`; docs/synthesis.md). Made by "
-            "`.venv/bin/python benchmarks/system_models.py` from the results files named in its "
-            "docstring.", ""]
+            "validation pairs (`make realval`; docs/synthesis.md); the `sharp` pairs are "
+            "unblurred, so only their change from the input is shown. Made by "
+            f"`.venv/bin/python {command}` from the results files named in its docstring "
+            "(`--weights`: the grid's unbundled models).", ""]
     if drawn:
         note += [f"![The same crops restored by {', '.join(drawn)}](images/system-models-grid.png)",
                  ""]

@@ -12,9 +12,9 @@ from PIL import Image as PILImage
 
 from deblurkit.data import (DVD_TEST_CLIPS, FrameLabelDataset, Geometry, PairedImageDataset,
                             PairedTransform, PairingError, VideoClipDataset, apply_geometry,
-                            clip_windows, compile_pattern, dhazy_pairs, dvd_pairs, folder_pairs,
-                            gopro_pairs, koehler_pairs, pattern_pairs, raindrop_pairs,
-                            read_labels, reds_pairs, sample_geometry, video_clips)
+                            clip_rgb, clip_windows, compile_pattern, dhazy_pairs, dvd_pairs,
+                            folder_pairs, gopro_pairs, koehler_pairs, pattern_pairs,
+                            raindrop_pairs, read_labels, reds_pairs, sample_geometry, video_clips)
 from deblurkit.data.transforms import CropTooLargeError
 from deblurkit.errors import UserError
 
@@ -473,6 +473,36 @@ def test_labels_must_cover_frames(tmp_path):
                                                       "00009,1\n")
     with pytest.raises(UserError, match="00002.*00009"):
         video_clips(tmp_path, "train")
+
+
+def test_visible_labels_call_invisible_blur_sharp_from_the_manifest(tmp_path):
+    # the synth job's layout: <root>/videos/<split>/<clip>, manifest.json at <root>
+    root = tmp_path / "set"
+    make_clips(root / "videos", {"clip_a": [0, 1, 1, 1], "clip_b": [1, 0]})
+    (root / "manifest.json").write_text(json.dumps({"items": [
+        {"folder": "videos/train/clip_a", "blur_psnr": [None, 24.0, 35.0, 51.3]}]}))
+    s4 = video_clips(root / "videos", "train")
+    visible = video_clips(root / "videos", "train", labels="visible")
+    assert [f.label for f in s4[0].frames] == [0, 1, 1, 1]
+    assert [f.label for f in visible[0].frames] == [0, 1, 0, 0]
+    assert [f.label for f in visible[1].frames] == [1, 0]  # no record: the file's labels
+    assert visible.source["labels"] == "visible" and visible.source["blurred_frames"] == 2
+    ds = FrameLabelDataset.from_config({"root": str(root / "videos"), "split": "train",
+                                        "labels": "visible"})
+    assert [ds[i]["label"].item() for i in range(len(ds))] == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    frames = clip_rgb(visible[0])
+    assert len(frames) == 4 and frames[0].shape == (H, W, 3) and frames[0].dtype == np.float32
+    np.testing.assert_allclose(frames[1] * 255, gradient(offset=11), atol=1e-4)
+    (root / "manifest.json").write_text(json.dumps({"items": [
+        {"folder": "videos/train/clip_a", "blur_psnr": [None, 24.0]}]}))
+    with pytest.raises(UserError, match="clip_a: the manifest's blur_psnr has 2 values for 4"):
+        video_clips(root / "videos", "train", labels="visible")
+    (root / "manifest.json").write_text(json.dumps({"items": [
+        {"folder": "videos/train/clip_a", "blur_psnr": [None, None, 30.0, 30.0]}]}))
+    with pytest.raises(UserError, match="clip_a: a frame labelled blurred has no blur_psnr"):
+        video_clips(root / "videos", "train", labels="visible")
+    with pytest.raises(UserError, match="labels='mine': use one of s4, visible"):
+        video_clips(root / "videos", "train", labels="mine")
 
 
 def test_frame_label_dataset_label_and_paired_modes(tmp_path):

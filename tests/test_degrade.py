@@ -352,6 +352,56 @@ def test_samples_are_a_pure_function_of_seed_epoch_index(corpus):
     assert torch.equal(first["blur"], second["blur"])
 
 
+def test_frames_items_are_the_pairs_blurred_pictures_labelled_by_visible_blur(corpus):
+    from deblurkit.data.online import OnTheFlyPairs, visible_label
+    from deblurkit.data.video import INVISIBLE_BLUR_DB
+    from deblurkit.synth.degrade import blur_psnr
+
+    section = {**_online_section(corpus), "crop_size": 32, "seed": 3, "length": 24,
+               "degradation": {**_online_section(corpus)["degradation"], "sharp_fraction": 0.5}}
+    pairs = OnTheFlyPairs.from_config(section)
+    frames = OnTheFlyPairs.from_config({**section, "items": "frames"})
+    assert frames.describe()["items"] == "frames" and pairs.describe()["items"] == "pairs"
+    labels = []
+    for i in range(len(pairs)):
+        sample, item = pairs.sample(i), frames[i]
+        assert torch.equal(item["image"], pairs[i]["blur"]) and item["meta"]["kind"] == sample.kind
+        value = sample.params["blur_psnr"]
+        assert (value is None) == (sample.kind == "sharp")
+        label = int(sample.kind != "sharp" and value < INVISIBLE_BLUR_DB)
+        assert item["label"].item() == label == visible_label(sample)
+        labels.append(label)
+    assert 0 < sum(labels) < len(labels)
+    # visible_label reads the recorded value: the same sample with its blur called invisible
+    sample = pairs.sample(labels.index(1))
+    sample.params["blur_psnr"] = INVISIBLE_BLUR_DB
+    assert visible_label(sample) == 0
+    assert blur_psnr(np.full((2, 2, 3), 0.5), np.full((2, 2, 3), 0.4)) == 20.0
+    with pytest.raises(UserError, match="items='labels': use one of pairs, frames"):
+        OnTheFlyPairs.from_config({**section, "items": "labels"})
+
+
+def test_the_classifier_trains_on_online_frames_and_only_the_classifier(corpus, tmp_path):
+    from deblurkit.training import build_config, train
+
+    recipe = {"task": "classifier",
+              "model": {"name": "s4_frame_selector",
+                        "kwargs": {"stem_channels": 4, "widths": [4, 8, 8, 8]}},
+              "data": {"train": {"layout": "online", "crop_size": 32, "batch_size": 4,
+                                 "args": {**_online_section(corpus), "items": "frames"}}},
+              "losses": [{"name": "frame_bce"}], "optim": {"lr": 1e-3},
+              "train": {"steps": 2, "out_dir": str(tmp_path / "c"), "val_every": 0,
+                        "ckpt_every": 0, "device": "cpu", "seed": 1, "log_every": 1}}
+    result = train(build_config(recipe), tensorboard=False)
+    assert (result.checkpoint / "model.safetensors").is_file()
+    with pytest.raises(UserError, match="items: frames is for task: classifier"):
+        build_config({**recipe, "task": "supervised", "losses": [{"name": "l1"}]})
+    pairs = {**recipe, "data": {"train": {**recipe["data"]["train"],
+                                          "args": _online_section(corpus)}}}
+    with pytest.raises(UserError, match="'online' with args.items: frames"):
+        build_config(pairs)
+
+
 def _online_recipe(corpus, out: Path, steps: int) -> dict:
     return {"task": "supervised",
             "model": {"name": "s1_msed_1scale", "kwargs": {"base_width": 4, "depth": 2}},
@@ -501,6 +551,30 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only():
                                                                    "split": "val"})
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
+
+
+@pytest.mark.parametrize("name", ["frame_selector", "frame_selector_clips"])
+def test_classifier_recipes_read_train_material_only_and_start_from_the_bundled_classifier(name):
+    from deblurkit.models.weights import load_model
+    from deblurkit.training import load_config
+
+    cfg = load_config(REPO / "configs" / "realistic" / f"{name}.yaml")
+    assert cfg.task == "classifier"
+    train, val = cfg.data.train, cfg.data.val
+    if train.layout == "online":
+        paths = list(train.args["photos"]) + [h["path"] for h in train.args["highfps"]]
+        assert paths and all("/train" in p and "/val" not in p for p in paths)
+        assert train.args["items"] == "frames" and train.args["degradation"]["sharp_fraction"] == 0.5
+    else:
+        assert train.args == {"root": "data/selector_train/videos", "split": "train",
+                              "labels": "visible"}
+    assert val.args == {"root": "data/selector_train/videos", "split": "train",
+                        "labels": "visible"}  # a monitor; never the validation clips
+    model = load_model(REPO / cfg.model.init)  # the start matches the recipe's network
+    assert model.deblurkit_name == cfg.model.name
+    widths = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths[0] == cfg.model.kwargs["stem_channels"]
+    assert set(cfg.model.kwargs["widths"]) <= set(widths)
 
 
 def test_an_online_recipe_records_every_degradation_setting(corpus, tmp_path):

@@ -35,26 +35,6 @@ L2 = 1e-3
 FOLDS = 5
 
 
-def read_clip(folder: Path, visible: bool = True) -> tuple[list[np.ndarray], np.ndarray]:
-    """Observed frames (float32 [0, 1]) and labels of a clip folder, read by
-    :func:`deblurkit.data.video.load_clip` (which checks that every frame has a label).
-
-    ``visible``: S4's labels with invisible blur called sharp
-    (:func:`deblurkit.data.video.visible_blur_labels`, from the manifest's ``blur_psnr``);
-    a clip without that record keeps S4's labels. Otherwise S4's labels as they are.
-    """
-    from deblurkit.data.video import load_clip, read_blur_psnr, visible_blur_labels
-    from deblurkit.io import read_image, to_float
-
-    frames = load_clip(folder).frames
-    labels = [int(f.label) for f in frames]
-    blur_psnr = read_blur_psnr(folder) if visible else None
-    if blur_psnr is not None:
-        labels = visible_blur_labels(labels, blur_psnr)
-    return ([np.asarray(to_float(read_image(f.blur).pixels), np.float32) for f in frames],
-            np.asarray(labels, dtype=np.float64))
-
-
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(mean, scale, weights, bias) of an L2-regularised logistic regression on standardised x."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
@@ -128,6 +108,7 @@ def main() -> int:
                                              "default_temporal_selector.safetensors"))
     args = parser.parse_args()
 
+    from deblurkit.data.video import clip_rgb, load_clip
     from deblurkit.inference.selection import TemporalModel, clip_features
     from deblurkit.utils.progress import progress
 
@@ -136,8 +117,9 @@ def main() -> int:
         sys.exit(f"{args.clips}: no labelled clip folders")
     feats, labels, groups = [], [], []
     for g, folder in enumerate(progress(folders, total=len(folders), desc="clips", unit="clip")):
-        frames, y = read_clip(folder, visible=args.labels == "visible")
-        feats.append(clip_features(frames))
+        clip = load_clip(folder, labels=args.labels)
+        y = np.asarray([f.label for f in clip.frames], dtype=np.float64)
+        feats.append(clip_features(clip_rgb(clip)))
         labels.append(y)
         groups.append(np.full(len(y), g))
     x, y, g = np.concatenate(feats), np.concatenate(labels), np.concatenate(groups)

@@ -27,8 +27,8 @@ from deblurkit.data.pairs import (DVD_TEST_CLIPS, LAYOUTS, Matching, Pair, Pairi
                                   pattern_pairs, raindrop_pairs, reds_pairs)
 from deblurkit.data.transforms import (CropTooLargeError, Geometry, PairedTransform,
                                        apply_geometry, crop, flip_rotate, sample_geometry)
-from deblurkit.data.video import (Clip, ClipFrame, ClipList, clip_pairs, load_clip,
-                                  read_labels, select_frames, video_clips)
+from deblurkit.data.video import (LABEL_KINDS, Clip, ClipFrame, ClipList, clip_pairs, clip_rgb,
+                                  load_clip, read_labels, select_frames, video_clips)
 
 _TORCH_NAMES = ("PairedImageDataset", "FrameLabelDataset", "VideoClipDataset", "item_rng",
                 "clip_windows")
@@ -49,5 +49,5 @@ __all__ = [
     "koehler_pairs", "dhazy_pairs", "raindrop_pairs", "pattern_pairs", "list_image_files",
     "natural_key", "CropTooLargeError", "Geometry", "PairedTransform", "apply_geometry", "crop",
     "flip_rotate", "sample_geometry", "Clip", "ClipFrame", "ClipList", "clip_pairs",
-    "load_clip", "read_labels", "select_frames", "video_clips", *_TORCH_NAMES,
+    "clip_rgb", "LABEL_KINDS", "load_clip", "read_labels", "select_frames", "video_clips", *_TORCH_NAMES,
 ]

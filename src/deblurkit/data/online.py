@@ -18,6 +18,11 @@ Example config section (``layout: online``; see ``configs/default/deblur.yaml``)
           length: 4000            # samples per epoch
           degradation: {sharp_fraction: 0.1, noise: {probability: 0.9}}
         crop_size: 256
+
+``items: frames`` makes the same samples labelled frames for the frame classifier (``task:
+classifier``): the observed picture and 1 (blurred) or 0 (sharp), where a blurred sample
+whose blur stays invisible (its ``blur_psnr`` at or above
+:data:`deblurkit.data.video.INVISIBLE_BLUR_DB`) is sharp.
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch.utils.data import Dataset
 
 from deblurkit.data.datasets import _EpochMixin, _check_seed, item_rng, to_chw_tensor
 from deblurkit.errors import UserError
 
-__all__ = ["OnTheFlyPairs", "ONLINE_KEYS"]
+__all__ = ["OnTheFlyPairs", "ONLINE_KEYS", "ITEM_KINDS", "visible_label"]
 
 #: Keys of an ``online`` dataset section (besides ``layout``).
-ONLINE_KEYS = ("photos", "highfps", "length", "degradation", "cache_dir", "crop_size", "seed")
+ONLINE_KEYS = ("photos", "highfps", "length", "degradation", "cache_dir", "crop_size", "seed",
+               "items")
+#: What an item is: a (blurred, sharp) pair, or a labelled frame (see the module docstring).
+ITEM_KINDS = ("pairs", "frames")
 
 
 def _highfps_specs(value: Any) -> list[Any]:
@@ -51,6 +60,17 @@ def _highfps_specs(value: Any) -> list[Any]:
     return specs
 
 
+def visible_label(sample: Any) -> int:
+    """1 when a :class:`~deblurkit.synth.degrade.Sample` is visibly blurred, else 0: a
+    ``sharp`` sample, or a blurred one whose ``blur_psnr`` is at or above
+    :data:`deblurkit.data.video.INVISIBLE_BLUR_DB` (an interval over a nearly static scene).
+    """
+    from deblurkit.data.video import INVISIBLE_BLUR_DB
+
+    value = sample.params.get("blur_psnr")
+    return int(sample.kind != "sharp" and value is not None and value < INVISIBLE_BLUR_DB)
+
+
 class OnTheFlyPairs(_EpochMixin, Dataset):
     """(blurred, sharp) pairs made on the fly from photographs and high-frame-rate sequences.
 
@@ -60,10 +80,13 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
         size: side of every crop.
         length: samples per epoch.
         seed: item ``i`` of epoch ``e`` uses ``default_rng([seed, e, i])``.
+        items: ``"pairs"`` or ``"frames"`` (:data:`ITEM_KINDS`).
 
     Items:
-        ``{"blur": 3 x size x size float32 [0,1], "sharp": same, "name": "<kind>_<index>",
-        "index": int, "blur_path": "", "sharp_path": "", "meta": {"kind": ...}}``.
+        pairs: ``{"blur": 3 x size x size float32 [0,1], "sharp": same, "name":
+        "<kind>_<index>", "index": int, "blur_path": "", "sharp_path": "", "meta": {"kind":
+        ...}}``; frames: ``{"image": the blurred picture, "label": float32 scalar (1.0
+        visibly blurred, 0.0 sharp), "path": "", "name", "index", "meta": {"kind": ...}}``.
 
     Shape:
         ``blur``, ``sharp``: ``(3, size, size)``.
@@ -77,11 +100,14 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
     """
 
     def __init__(self, sources: Any, degradation: Any, size: int, length: int,
-                 seed: int = 0) -> None:
+                 seed: int = 0, items: str = "pairs") -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 16:
             raise UserError(f"crop_size={size!r}: the on-the-fly dataset needs an integer >= 16")
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise UserError(f"length={length!r}: samples per epoch must be an integer >= 1")
+        if items not in ITEM_KINDS:
+            raise UserError(f"items={items!r}: use one of {', '.join(ITEM_KINDS)}")
+        self.items = items
         if len(sources.sequences):
             sources.sequences.require_frames(degradation.average.exposure_ms_range[1])
         degradation.kinds_for(len(sources.photos) > 0, len(sources.sequences) > 0)
@@ -96,7 +122,7 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
         Args:
             config: ``photos`` (paths), ``highfps`` (list of ``{path, fps}``), ``length``,
                 ``degradation`` (a mapping typed as ``DegradationConfig``), ``cache_dir``,
-                ``crop_size``, ``seed``.
+                ``crop_size``, ``seed``, ``items``.
             report: a :class:`deblurkit.io.BatchReport` for unreadable source files
                 (None: they are printed to stderr, one line each, and skipped).
         """
@@ -127,7 +153,8 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
             for path, reason in own_report.failures:
                 print(f"skipped {path}: {reason}", file=sys.stderr)
         return cls(sources, degradation, config.get("crop_size", 256),
-                   int(config.get("length", 1000)), config.get("seed", 0))
+                   int(config.get("length", 1000)), config.get("seed", 0),
+                   config.get("items", "pairs"))
 
     def __len__(self) -> int:
         return self.length
@@ -143,6 +170,11 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         s = self.sample(index)
+        if self.items == "frames":
+            return {"image": to_chw_tensor(s.blur),
+                    "label": torch.tensor(float(visible_label(s)), dtype=torch.float32),
+                    "path": "", "name": f"{s.kind}_{index:06d}", "index": index,
+                    "meta": {"kind": s.kind}}
         return {"blur": to_chw_tensor(s.blur), "sharp": to_chw_tensor(s.sharp),
                 "name": f"{s.kind}_{index:06d}", "index": index, "blur_path": "",
                 "sharp_path": "", "meta": {"kind": s.kind}}
@@ -153,4 +185,4 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
 
         return {"layout": "online", "sources": self.sources.describe(),
                 "degradation": to_dict(self.degradation), "size": self.size,
-                "length": self.length, "seed": self.seed}
+                "length": self.length, "seed": self.seed, "items": self.items}

@@ -35,6 +35,11 @@ LABELS_JSON = "labels.json"
 LABELS_HEADER = ("frame", "blurred")
 #: Which frames a dataset uses: all, those labelled blurred (1), those labelled sharp (0).
 FRAME_SELECTIONS = ("all", "blurred", "sharp")
+#: Which labels a clip gets: ``"s4"`` the label file as it is (S4's protocol: blurred whenever
+#: the frame's interval was averaged); ``"visible"`` the same with invisible blur called sharp
+#: (:func:`visible_blur_labels`, from the synth manifest's ``blur_psnr``; a clip without that
+#: record keeps its file's labels).
+LABEL_KINDS = ("s4", "visible")
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ def _find_labels(folder: Path) -> Path | None:
 
 
 def load_clip(folder: str | os.PathLike, blur_dir: str = "blur", sharp_dir: str = "sharp",
-              name: str | None = None) -> Clip:
+              name: str | None = None, labels: str = "s4") -> Clip:
     """Read one clip folder (frames, optional sharp frames, optional labels).
 
     Args:
@@ -224,6 +229,8 @@ def load_clip(folder: str | os.PathLike, blur_dir: str = "blur", sharp_dir: str 
         blur_dir: sub-folder of observed frames; if absent, the folder's own images are used.
         sharp_dir: sub-folder of sharp frames (optional).
         name: clip name (default: the folder name).
+        labels: a key of :data:`LABEL_KINDS`: ``"s4"`` (the label file's) or ``"visible"``
+            (invisible blur called sharp, when the synth manifest records ``blur_psnr``).
 
     Returns:
         The :class:`Clip`.
@@ -244,12 +251,12 @@ def load_clip(folder: str | os.PathLike, blur_dir: str = "blur", sharp_dir: str 
         lone_sharp = [str(p) for k, p in sharp.items() if k not in blur]
         if lone_blur or lone_sharp:
             raise PairingError(folder, lone_blur, lone_sharp)
-    labels: dict[str, int] = {}
+    labels_by_frame: dict[str, int] = {}
     label_file = _find_labels(folder)
     if label_file is not None:
-        labels = read_labels(label_file)
-        unlabelled = [k for k in blur if k not in labels]
-        unknown = [k for k in labels if k not in blur]
+        labels_by_frame = read_labels(label_file)
+        unlabelled = [k for k in blur if k not in labels_by_frame]
+        unknown = [k for k in labels_by_frame if k not in blur]
         if unlabelled or unknown:
             parts = []
             if unlabelled:
@@ -257,15 +264,35 @@ def load_clip(folder: str | os.PathLike, blur_dir: str = "blur", sharp_dir: str 
             if unknown:
                 parts.append(f"label(s) for missing frame(s): {', '.join(unknown)}")
             raise UserError(f"{label_file}: " + "; ".join(parts))
-    frames = tuple(ClipFrame(k, blur[k], sharp.get(k), labels.get(k))
+    if labels not in LABEL_KINDS:
+        raise UserError(f"labels={labels!r}: use one of {', '.join(LABEL_KINDS)}")
+    if labels == "visible" and label_file is not None:
+        labels_by_frame = _visible(folder, labels_by_frame, sorted(blur, key=natural_key))
+    frames = tuple(ClipFrame(k, blur[k], sharp.get(k), labels_by_frame.get(k))
                    for k in sorted(blur, key=natural_key))
     return Clip(name or folder.name, folder, frames)
+
+
+def _visible(folder: Path, labels: dict[str, int], order: list[str]) -> dict[str, int]:
+    """``labels`` with invisible blur called sharp, from the manifest's record of ``folder``
+    (unchanged without one)."""
+    blur_psnr = read_blur_psnr(folder)
+    if blur_psnr is None:
+        return labels
+    if len(blur_psnr) != len(order):
+        raise UserError(f"{folder}: the manifest's blur_psnr has {len(blur_psnr)} values for "
+                        f"{len(order)} frames")
+    try:
+        visible = visible_blur_labels([labels[k] for k in order], blur_psnr)
+    except ValueError as err:
+        raise UserError(f"{folder}: {err}") from None
+    return dict(zip(order, visible))
 
 
 def video_clips(root: str | os.PathLike, split: str | None = None, blur_dir: str = "blur",
                 sharp_dir: str = "sharp", clips: Sequence[str] | None = None,
                 require_sharp: bool = False, require_labels: bool = False,
-                only_labelled: bool = False) -> ClipList:
+                only_labelled: bool = False, labels: str = "s4") -> ClipList:
     """Find the clips under ``<root>[/<split>]``.
 
     Args:
@@ -279,6 +306,7 @@ def video_clips(root: str | os.PathLike, split: str | None = None, blur_dir: str
         only_labelled: keep only clip folders that hold a label file (the ``synth`` job
             writes its image pairs and its labelled clips side by side under one split); the
             number of folders left out is recorded in ``source["unlabelled_skipped"]``.
+        labels: a key of :data:`LABEL_KINDS` (see :func:`load_clip`); recorded in ``source``.
 
     Returns:
         Clips in natural order of their names; ``source`` holds layout ``"video"``, root,
@@ -311,7 +339,7 @@ def video_clips(root: str | os.PathLike, split: str | None = None, blur_dir: str
     if not folders:
         raise UserError(f"{base}: no {'labelled ' if only_labelled else ''}clip folders "
                         f"(expected <clip>/{blur_dir}/<frame>.png)")
-    found = [load_clip(d, blur_dir, sharp_dir) for d in folders]
+    found = [load_clip(d, blur_dir, sharp_dir, labels=labels) for d in folders]
     if require_sharp:
         bad = [c.name for c in found if not c.has_sharp]
         if bad:
@@ -325,8 +353,28 @@ def video_clips(root: str | os.PathLike, split: str | None = None, blur_dir: str
               "sharp_dir": sharp_dir, "clips": len(found), "frames": len(frames),
               "blurred_frames": sum(f.label == 1 for f in frames),
               "sharp_frames": sum(f.label == 0 for f in frames),
-              "unlabelled_skipped": skipped}
+              "unlabelled_skipped": skipped, "labels": labels}
     return ClipList(found, source)
+
+
+def clip_rgb(clip: Clip) -> list[Any]:
+    """The observed frames of a clip as ``H x W x 3`` float32 arrays in ``[0, 1]``, in order
+    (read by :func:`deblurkit.io.read_image`; for selectors and their fitting tools).
+
+    Example:
+        >>> frames = clip_rgb(load_clip("data/realval/videos/val/clip_photo_000"))  # doctest: +SKIP
+    """
+    import numpy as np
+
+    from deblurkit.io import read_image, to_float
+
+    out = []
+    for frame in clip.frames:
+        pixels = np.asarray(to_float(read_image(frame.blur).pixels), np.float32)
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=2)
+        out.append(pixels[..., :3])
+    return out
 
 
 def select_frames(clips: Sequence[Clip], frames: str = "all") -> list[tuple[Clip, ClipFrame]]:

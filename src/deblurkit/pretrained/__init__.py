@@ -1,9 +1,11 @@
-"""Weights that ship inside the package: the default deblurring model and frame selector.
+"""Weights that ship inside the package: the default deblurring model and frame selector, and
+the papers' systems trained so far.
 
 The deblurring model was trained by this toolkit on realistic pairs made on the fly from real
 photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
 clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
-``docs/default-model.md``. What a weight file *is* (task, value range, colour order,
+``docs/default-model.md``. The papers' systems (``s4``: S4's CPU variant,
+``configs/realistic/s4.yaml``) have theirs in ``docs/system-models.md``. What a weight file *is* (task, value range, colour order,
 padding multiple, training data, recipe) is described by a :class:`WeightCard`, kept apart
 from the architecture, which the safetensors header names (``deblurkit_name`` /
 ``deblurkit_kwargs``, see :func:`deblurkit.models.weights.save_model`).
@@ -28,7 +30,7 @@ from torch import nn
 
 from deblurkit.errors import UserError
 
-#: Model card of both bundled files.
+#: Model card of the default files.
 MODEL_CARD = "docs/default-model.md"
 
 
@@ -90,6 +92,11 @@ BUNDLED: dict[str, WeightCard] = {
                       "scenes and 14 scikit-image photographs (never astronaut or "
                       "hubble_deep_field)",
         recipe="configs/default/frame_selector.yaml", seed=0),
+    "s4": WeightCard(
+        name="s4", file="s4_deblurnet.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s4.yaml", seed=0,
+        model_card="docs/system-models.md"),
 }
 
 

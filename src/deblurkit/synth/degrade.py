@@ -622,6 +622,26 @@ class Sample:
     kernel: np.ndarray | None = None
 
 
+def blur_psnr(blurred: np.ndarray, reference: np.ndarray) -> float | None:
+    """How visible a blur is: PSNR in dB of the picture as blurred, before noise and
+    compression, against its sharp reference (both encoded values in ``[0, 1]``), rounded to
+    0.01 dB; None when the two are identical.
+
+    S4's protocol labels every averaged interval blurred; an interval over a nearly static
+    scene averages to its own reference (40 dB and more), a blur no one can see or remove.
+    Recorded per frame in the synth manifest (``clips[i].blur_psnr``, None for sharp frames)
+    and per on-the-fly sample (``Sample.params["blur_psnr"]``) so that labels can tell such
+    frames apart (:func:`deblurkit.data.video.visible_blur_labels`).
+
+    Example:
+        >>> a = np.zeros((4, 4, 3), np.float32)
+        >>> blur_psnr(a + 0.1, a), blur_psnr(a, a)
+        (20.0, None)
+    """
+    mse = float(np.mean((np.asarray(blurred, np.float64) - np.asarray(reference, np.float64)) ** 2))
+    return None if mse == 0.0 else round(10.0 * math.log10(1.0 / mse), 2)
+
+
 def linear_mean(frames: np.ndarray, response: CameraResponse, gains: np.ndarray | None = None,
                 saturation_gain: float = 1.0, threshold: float = 1.0) -> np.ndarray:
     """Mean in linear light of encoded frames, exposed and with boosted highlights.
@@ -790,6 +810,9 @@ def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.
     # cheaper to turn than a stack of source frames
     (blurred, middle), params["geometry"] = _geometry(geo_rng, blurred, middle)
 
+    params["blur_psnr"] = None if sharp_only else blur_psnr(
+        response.from_linear(np.clip(blurred, 0.0, 1.0)),
+        response.from_linear(np.clip(middle, 0.0, 1.0)))
     (coded,), (target,), p = degrade_frames([blurred], [middle], response, cfg, video,
                                             noise_rng, codec_rng)
     params.update(p)

@@ -30,7 +30,6 @@ files.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ import numpy as np
 
 from deblurkit.errors import UserError
 from deblurkit.synth.corpus import HighFpsSpec
-from deblurkit.synth.degrade import DegradationConfig
+from deblurkit.synth.degrade import DegradationConfig, blur_psnr
 
 __all__ = ["ClipConfig", "ITEM_KINDS", "RealisticSynthConfig", "load_realistic_config",
            "run_realistic"]
@@ -214,25 +213,6 @@ def _pingpong(pixels: np.ndarray, crop: tuple[int, int, int], size: int) -> Iter
             if t not in resized:
                 resized[t] = resize_square(_unit(pixels[t, top:top + side, left:left + side]), size)
             yield resized[t]
-
-
-def blur_psnr(blurred: np.ndarray, reference: np.ndarray) -> float | None:
-    """How visible a blurred clip frame's blur is: PSNR in dB of the frame as averaged, before
-    noise and compression, against its reference frame (both encoded values in ``[0, 1]``),
-    rounded to 0.01 dB; None when the two are identical.
-
-    S4's protocol labels every averaged interval blurred; an interval over a nearly static
-    scene averages to its own reference (40 dB and more), a blur no one can see or remove.
-    Recorded per frame in the manifest (``clips[i].blur_psnr``, None for sharp frames) so that
-    tools can tell such frames apart (``tools/fit_temporal_selector.py``).
-
-    Example:
-        >>> a = np.zeros((4, 4, 3), np.float32)
-        >>> blur_psnr(a + 0.1, a), blur_psnr(a, a)
-        (20.0, None)
-    """
-    mse = float(np.mean((np.asarray(blurred, np.float64) - np.asarray(reference, np.float64)) ** 2))
-    return None if mse == 0.0 else round(10.0 * math.log10(1.0 / mse), 2)
 
 
 def _clip(cfg: RealisticSynthConfig, sources: Any, kind: str, index: int, out: Path

@@ -496,9 +496,18 @@ def validate_config(config: Config, source: str = "config") -> None:
         if gan.d_steps_per_g > 1 and gan.g_steps_per_d > 1:
             raise UserError(f"{source}: set at most one of gan.d_steps_per_g and "
                             "gan.g_steps_per_d above 1")
-    if config.task == "classifier" and (config.data and config.data.train.layout != "video"):
-        raise UserError(f"{source}: the classifier reads labelled clips: data.train.layout "
-                        "must be 'video'")
+    if config.task == "classifier" and config.data and not _labelled_frames(config.data.train):
+        raise UserError(f"{source}: the classifier reads labelled frames: data.train.layout "
+                        "must be 'video' (labelled clips) or 'online' with args.items: frames")
+    if (config.task != "classifier" and config.data and config.data.train.layout == "online"
+            and config.data.train.args.get("items", "pairs") != "pairs"):
+        raise UserError(f"{source}: data.train.args.items: frames is for task: classifier")
+
+
+def _labelled_frames(data: DataConfig) -> bool:
+    """Whether a dataset section gives labelled frames (what the classifier trains on)."""
+    return data.layout == "video" or (data.layout == "online"
+                                      and data.args.get("items") == "frames")
 
 
 def replace_path(config: Config, dotted: str, value: Any) -> Config:
