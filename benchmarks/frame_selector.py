@@ -120,9 +120,10 @@ def main() -> None:
     for row in rows:
         for key, title in views:
             r = results[row][key]
+            roc = "-" if r["auc"] is None else f"{r['auc']:.3f}"
             lines.append(f"| `{row}` | {title} | {100 * r['accuracy']:.1f}% | "
                          f"{100 * r['recall_blurred']:.1f}% | {100 * r['recall_sharp']:.1f}% | "
-                         f"{'-' if r['auc'] is None else format(r['auc'], '.3f')} | {cost[row]:.3f} | {100 * cost[row] / model_s:.1f}% |")
+                         f"{roc} | {cost[row]:.3f} | {100 * cost[row] / model_s:.1f}% |")
     home = str(Path.home())
     command = " ".join(["benchmarks/frame_selector.py"]
                        + [f"--classifier {c}".replace(home, "$HOME") for c in args.classifier])

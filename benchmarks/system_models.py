@@ -199,7 +199,8 @@ def main() -> None:
     print("\n".join(lines))
     drawn = [] if args.no_grid else grid(specs, Path(args.root), GRID)
     command = " ".join(["benchmarks/system_models.py"]
-                       + [f"--weights {w}".replace(str(Path.home()), "$HOME") for w in args.weights])
+                       + [f"--weights {w}".replace(str(Path.home()), "$HOME")
+                          for w in args.weights])
     note = ["", "Gains: mean PSNR change against the input per kind, in dB, on the 192 real "
             "validation pairs (`make realval`; docs/synthesis.md); the `sharp` pairs are "
             "unblurred, so only their change from the input is shown. Made by "

@@ -49,5 +49,6 @@ __all__ = [
     "koehler_pairs", "dhazy_pairs", "raindrop_pairs", "pattern_pairs", "list_image_files",
     "natural_key", "CropTooLargeError", "Geometry", "PairedTransform", "apply_geometry", "crop",
     "flip_rotate", "sample_geometry", "Clip", "ClipFrame", "ClipList", "clip_pairs",
-    "clip_rgb", "LABEL_KINDS", "load_clip", "read_labels", "select_frames", "video_clips", *_TORCH_NAMES,
+    "clip_rgb", "LABEL_KINDS", "load_clip", "read_labels", "select_frames", "video_clips",
+    *_TORCH_NAMES,
 ]

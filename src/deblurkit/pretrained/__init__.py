@@ -5,10 +5,11 @@ The deblurring model was trained by this toolkit on realistic pairs made on the 
 photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
 clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
 ``docs/default-model.md``. The papers' systems (``s4``: S4's CPU variant,
-``configs/realistic/s4.yaml``) have theirs in ``docs/system-models.md``. What a weight file *is* (task, value range, colour order,
-padding multiple, training data, recipe) is described by a :class:`WeightCard`, kept apart
-from the architecture, which the safetensors header names (``deblurkit_name`` /
-``deblurkit_kwargs``, see :func:`deblurkit.models.weights.save_model`).
+``configs/realistic/s4.yaml``) have theirs in ``docs/system-models.md``. What a weight file
+*is* (task, value range, colour order, padding multiple, training data, recipe) is described
+by a :class:`WeightCard`, kept apart from the architecture, which the safetensors header
+names (``deblurkit_name`` / ``deblurkit_kwargs``, see
+:func:`deblurkit.models.weights.save_model`).
 
 ``--model default`` (the default of ``restore``, ``video`` and ``eval``) and
 ``--classifier default`` resolve here; nothing is downloaded.
