@@ -24,8 +24,8 @@ from deblurkit.pretrained import BUNDLED, bundled_card, load_bundled
 #: The limit on each bundled weight file (issue 11).
 MAX_BYTES = 8 * 1024 * 1024
 #: Do no harm (issue 11): the default leaves a sharp picture close to itself, the issue's
-#: 40 dB. The bundled step measures 42.4 dB on the demo photo (41.4 dB on average on the real
-#: validation set, 32.5 dB at worst there: docs/default-model.md, "Against the targets").
+#: 40 dB. The bundled step measures 41.2 dB on the demo photo (40.8 dB on average on the real
+#: validation set, 31.4 dB at worst there: docs/default-model.md, "Against the targets").
 MIN_PSNR_VS_SHARP_INPUT = 40.0
 MIN_CLIP_ACCURACY = 0.8
 
