@@ -85,7 +85,9 @@ def table_rows() -> list[str]:
             kinds = result["kinds"]
             sharp = kinds["sharp"]["summary"]
             cells += [f"{kinds[k]['summary']['gain']:+.2f}" for k in BLURRED_KINDS]
-            cells += [f"{sharp['psnr_vs_input_mean']:.1f} / {sharp['psnr_vs_input_min']:.1f}",
+            vs_input = (sharp["psnr_vs_input_mean"], sharp["psnr_vs_input_min"])
+            cells += [" / ".join("identical" if v is None or v == float("inf") else f"{v:.1f}"
+                                 for v in vs_input),
                       "/".join(str(kinds[k]["summary"]["worse_by_0_1"])
                                for k in (*BLURRED_KINDS, "sharp"))]
         cells += [f"{lat['fp32_s']:.2f} s", f"{lat['ratio']:.2f}"] if lat else ["-", "-"]
