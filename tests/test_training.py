@@ -292,10 +292,15 @@ def test_sigint_finishes_the_step_then_checkpoints(tiny_data, tmp_path):
             os.kill(os.getpid(), signal.SIGINT)  # handled: the loop stops after this step
 
     cfg = build_config(_base(tiny_data["pairs"], tmp_path, steps=4))
-    result = train(cfg, callbacks=[press_ctrl_c], tensorboard=False)
+    # the handler the process had (a job started in the background inherits SIG_IGN)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = train(cfg, callbacks=[press_ctrl_c], tensorboard=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert result.interrupted and result.step == 1
     assert load_checkpoint(result.checkpoint)["step"] == 1
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
 # ------------------------------------------------------------------------------------------
