@@ -65,10 +65,11 @@ def visible_label(sample: Any) -> int:
     ``sharp`` sample, or a blurred one whose ``blur_psnr`` is at or above
     :data:`deblurkit.data.video.INVISIBLE_BLUR_DB` (an interval over a nearly static scene).
     """
-    from deblurkit.data.video import INVISIBLE_BLUR_DB
+    from deblurkit.data.video import visible_blur_labels
 
-    value = sample.params.get("blur_psnr")
-    return int(sample.kind != "sharp" and value is not None and value < INVISIBLE_BLUR_DB)
+    value = sample.params.get("blur_psnr")  # None: unblurred, or blurred to no change at all
+    blurred = int(sample.kind != "sharp" and value is not None)
+    return visible_blur_labels([blurred], [value])[0]
 
 
 class OnTheFlyPairs(_EpochMixin, Dataset):
