@@ -117,8 +117,9 @@ def main() -> None:
     report = {"ungated": score(val), "gated": score(val, apply=lambda pair: gated(pair, low, high))}
     for name, per in report.items():
         print(name, {k: {m: round(v, 3) for m, v in per[k].items()} for k in KINDS})
-    print("separation, tune", separation(tune)["auc_blurred_vs_sharp"],
-          "val", separation(val)["auc_blurred_vs_sharp"])
+    apart = {"tune": separation(tune), "val": separation(val)}
+    print("separation, tune", apart["tune"]["auc_blurred_vs_sharp"],
+          "val", apart["val"]["auc_blurred_vs_sharp"])
     picture({"data/realtune (gate fitted here)": tune, "data/realval (measured)": val}, low, high,
             REPO / "docs" / "images" / f"blur-gate-{args.tag}.png",
             f"classifier {args.tag}: P(blurred) per picture and the gate "
@@ -128,8 +129,8 @@ def main() -> None:
         "keep": args.keep, "blurred_kinds": list(BLURRED),
         "tune": {"root": args.tune, "ungated": plain, "tried": tried,
                  "any_setting_keeps_the_gain": eligible,
-                 "chosen": {"low": low, "high": high}, "separation": separation(tune)},
-        "val": {"root": args.val, **report, "separation": separation(val)}})
+                 "chosen": {"low": low, "high": high}, "separation": apart["tune"]},
+        "val": {"root": args.val, **report, "separation": apart["val"]}})
 
 
 if __name__ == "__main__":
