@@ -505,6 +505,20 @@ def test_visible_labels_call_invisible_blur_sharp_from_the_manifest(tmp_path):
         video_clips(root / "videos", "train", labels="mine")
 
 
+def test_clip_rgb_repeats_grey_and_drops_alpha(tmp_path):
+    make_clips(tmp_path, {"clip_a": [0, 1]})
+    folder = tmp_path / "train/clip_a/blur"
+    grey = np.arange(H * W, dtype=np.uint8).reshape(H, W)
+    PILImage.fromarray(grey, "L").save(folder / "00000.png")
+    rgba = np.dstack([gradient(offset=3), np.full((H, W), 7, np.uint8)])
+    PILImage.fromarray(rgba, "RGBA").save(folder / "00001.png")
+    frames = clip_rgb(video_clips(tmp_path, "train")[0])
+    assert [f.shape for f in frames] == [(H, W, 3), (H, W, 3)]
+    for c in range(3):
+        np.testing.assert_allclose(frames[0][..., c] * 255, grey, atol=1e-4)
+    np.testing.assert_allclose(frames[1] * 255, gradient(offset=3), atol=1e-4)
+
+
 def test_frame_label_dataset_label_and_paired_modes(tmp_path):
     make_clips(tmp_path, {"clip_a": [0, 1, 1], "clip_b": [1, 0]})
     clips = video_clips(tmp_path, "train")

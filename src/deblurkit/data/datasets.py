@@ -25,6 +25,7 @@ from deblurkit.data.pairs import Pair, PairList, _call_checked, discover_pairs
 from deblurkit.data.transforms import CropTooLargeError, PairedTransform
 from deblurkit.data.video import Clip, clip_pairs, select_frames, video_clips
 from deblurkit.errors import UserError
+from deblurkit.io.read import adapt_channels, read_pixels
 
 #: Channel counts a dataset can deliver; None keeps each file's own.
 CHANNEL_CHOICES = (1, 3, None)
@@ -50,34 +51,6 @@ def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
         True
     """
     return np.random.default_rng([int(seed), int(epoch), int(index)])
-
-
-def read_pixels(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as ``H x W x C`` at its native dtype (uint8 / uint16); alpha dropped."""
-    from deblurkit.io import read_image
-
-    pixels = np.asarray(read_image(path).pixels)
-    return pixels[:, :, None] if pixels.ndim == 2 else pixels
-
-
-def adapt_channels(image: np.ndarray, channels: int | None, path: str | os.PathLike
-                   ) -> np.ndarray:
-    """Give ``image`` (``H x W x C``) the requested channel count.
-
-    Grey (C = 1) is repeated to 3 channels when 3 are asked; anything else that differs is a
-    UserError naming ``path`` (no silent colour conversion).
-
-    Args:
-        image: ``H x W x C`` array.
-        channels: 1, 3 or None (keep).
-        path: the file, for the message.
-    """
-    have = image.shape[2]
-    if channels is None or have == channels:
-        return image
-    if have == 1 and channels == 3:
-        return np.repeat(image, 3, axis=2)
-    raise UserError(f"{os.fspath(path)}: has {have} channel(s), the dataset expects {channels}")
 
 
 def to_chw_tensor(image: np.ndarray) -> torch.Tensor:

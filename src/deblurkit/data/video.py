@@ -359,7 +359,7 @@ def video_clips(root: str | os.PathLike, split: str | None = None, blur_dir: str
 
 def clip_rgb(clip: Clip) -> list[Any]:
     """The observed frames of a clip as ``H x W x 3`` float32 arrays in ``[0, 1]``, in order
-    (read by :func:`deblurkit.io.read_image`, grey repeated to RGB, alpha dropped; for
+    (read by :func:`deblurkit.io.read.read_pixels`, grey repeated to RGB, alpha dropped; for
     selectors and their fitting tools).
 
     Example:
@@ -367,15 +367,11 @@ def clip_rgb(clip: Clip) -> list[Any]:
     """
     import numpy as np
 
-    from deblurkit.io import read_image, to_float
+    from deblurkit.io import to_float
+    from deblurkit.io.read import adapt_channels, read_pixels
 
-    out = []
-    for frame in clip.frames:
-        pixels = np.asarray(to_float(read_image(frame.blur).pixels), np.float32)
-        if pixels.ndim == 2:
-            pixels = np.repeat(pixels[..., None], 3, axis=2)
-        out.append(pixels[..., :3])
-    return out
+    return [np.asarray(to_float(adapt_channels(read_pixels(f.blur), 3, f.blur)), np.float32)
+            for f in clip.frames]
 
 
 def select_frames(clips: Sequence[Clip], frames: str = "all") -> list[tuple[Clip, ClipFrame]]:

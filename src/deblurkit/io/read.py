@@ -17,7 +17,7 @@ import numpy as np
 import PIL.Image
 from PIL import UnidentifiedImageError
 
-from deblurkit.errors import ImageReadError
+from deblurkit.errors import ImageReadError, UserError
 from deblurkit.io.convert import MAX_VALUE
 from deblurkit.io.image import Image, ImageInfo
 from deblurkit.io.png16 import decode_png16, png_header
@@ -85,6 +85,33 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageReadError(path, "not enough memory to decode this image") from None
     except Exception as err:  # decoders raise anything on bad data  # noqa: BLE001
         raise ImageReadError(path, f"corrupt or truncated image data ({_describe(err)})") from err
+
+
+def read_pixels(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as ``H x W x C`` at its native dtype (uint8 / uint16); alpha dropped."""
+    pixels = np.asarray(read_image(path).pixels)
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def adapt_channels(image: np.ndarray, channels: int | None, path: str | os.PathLike
+                   ) -> np.ndarray:
+    """Give ``image`` (``H x W x C``) the requested channel count.
+
+    Grey (C = 1) is repeated to 3 channels when 3 are asked; anything else that differs is a
+    UserError naming ``path`` (no silent colour conversion). Used by the datasets and
+    by :func:`deblurkit.data.video.clip_rgb`.
+
+    Args:
+        image: ``H x W x C`` array.
+        channels: 1, 3 or None (keep).
+        path: the file, for the message.
+    """
+    have = image.shape[2]
+    if channels is None or have == channels:
+        return image
+    if have == 1 and channels == 3:
+        return np.repeat(image, 3, axis=2)
+    raise UserError(f"{os.fspath(path)}: has {have} channel(s), expected {channels}")
 
 
 def _describe(err: BaseException) -> str:
