@@ -13,6 +13,17 @@ so its hours count and its steps do not. The run's validation PSNR (``metrics.cs
 ``val,psnr``) and the input's (``val,psnr_input``) are copied with the run's last step, so
 ``benchmarks/system_models.py`` can draw the curves without the run folder, which is never
 committed. Run folders stay outside the repository.
+
+A run started from another run's weights (its run folder lost, say) continues that run's row:
+``--base default_fast --from-step 4500`` builds the row from the record ``default_fast`` up to
+its step 4500 (a segment that runs past it is split in proportion to its steps; the base's
+later hours count as a stretch whose steps were lost, its later validation points are
+dropped), followed by this run's segments and validation points with 4500 added to their steps
+(its step-0 validation is the base's step 4500 again, and is skipped). The base record stays
+as it is; the row is rebuilt from it on every call:
+
+    .venv/bin/python tools/record_run.py default $HOME/deblurkit-runs/default_continue \
+        --base default_fast --from-step 4500 --segment 0:1400:25000
 """
 
 from __future__ import annotations
@@ -35,13 +46,37 @@ def segment(text: str) -> list[float]:
     return [int(first), int(last), float(seconds)]
 
 
+def truncate(base: dict, step: int) -> tuple[list[list[float]], dict[str, float]]:
+    """``base``'s segments and validation points up to ``step`` (hours after it: lost)."""
+    kept, lost = [], 0.0
+    for first, last, hours in base["segments"]:
+        if last <= step:
+            kept.append([first, last, hours])
+        elif first >= step:
+            lost += hours
+        else:
+            share = (step - first) / (last - first)
+            kept.append([first, step, round(hours * share, 4)])
+            lost += hours * (1 - share)
+    if lost:
+        kept.append([step, step, round(lost, 4)])
+    val = {k: v for k, v in base["val_psnr"].items() if int(k) <= step}
+    return kept, val
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the row's name (a bundled model name, or a peer's)")
     parser.add_argument("run", type=Path, help="the run folder (metrics.csv)")
     parser.add_argument("--segment", type=segment, action="append", required=True,
                         metavar="FIRST:LAST:CPU_SECONDS")
+    parser.add_argument("--base", help="the record this run continues (with --from-step)")
+    parser.add_argument("--from-step", type=int, default=0,
+                        help="the base's step whose weights this run started from")
     args = parser.parse_args()
+    if (args.base is None) != (args.from_step == 0):
+        print("record_run: error: --base and --from-step go together", file=sys.stderr)
+        return 1
     metrics = args.run / "metrics.csv"
     if not metrics.is_file():
         print(f"record_run: error: {metrics}: not found", file=sys.stderr)
@@ -55,15 +90,27 @@ def main() -> int:
                 val[str(step)] = round(float(row["value"]), 4)
             elif row["split"] == "val" and row["metric"] == "psnr_input":
                 base = round(float(row["value"]), 4)
-    seconds = sum(s for _, _, s in args.segment)
-    record = {"cpu_hours": round(seconds / 3600, 3), "last_step": last,
-              "segments": [[a, b, round(s / 3600, 4)] for a, b, s in args.segment],
-              "val_psnr": val, "input_psnr": base}
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    offset = args.from_step
+    segments = [[a + offset, b + offset, round(s / 3600, 4)] for a, b, s in args.segment]
+    val = {str(int(k) + offset): v for k, v in val.items() if not (offset and k == "0")}
+    if args.base is not None:
+        if args.base not in data:
+            print(f"record_run: error: {args.base}: no such record in {RESULTS}", file=sys.stderr)
+            return 1
+        before, before_val = truncate(data[args.base], offset)
+        segments, val = before + segments, {**before_val, **val}
+        record_base = f"{args.base} up to step {offset}"
+    hours = sum(h for _, _, h in segments)
+    record = {"cpu_hours": round(hours, 3), "last_step": last + offset, "segments": segments,
+              "val_psnr": dict(sorted(val.items(), key=lambda kv: int(kv[0]))),
+              "input_psnr": base}
+    if args.base is not None:
+        record["continues"] = record_base
     data[args.name] = record
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"{args.name}: {record['cpu_hours']} CPU h, step {last}, {len(val)} validations")
+    print(f"{args.name}: {record['cpu_hours']} CPU h, step {last + offset}, {len(val)} validations")
     return 0
 
 
