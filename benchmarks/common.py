@@ -81,6 +81,12 @@ def machine() -> dict:
     }
 
 
+def load_json(name: str) -> dict | None:
+    """``benchmarks/results/<name>`` read back, or None when it does not exist yet."""
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def save_json(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name

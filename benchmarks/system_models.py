@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import replace_marked_block  # noqa: E402
+from common import load_json, replace_marked_block  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -51,6 +51,7 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("S5", "s5", "s5_fpn_cpu", "system_s5"),
     ("peer", "nafnet_w16", "nafnet_w16", "system_nafnet_w16"),
     ("peer", "nafnet_w32", "nafnet_w32", "system_nafnet_w32"),
+    ("candidate", "nafnet_fast", "nafnet_fast", "system_nafnet_fast"),
 )
 BLURRED_KINDS = ("kernel", "shake", "average")
 #: The pair of each kind shown in the grid (its name in the realval manifest) and the crop.
@@ -58,17 +59,12 @@ GRID_PAIRS = {"kernel": 0, "shake": 0, "average": 0}
 CROP = 128
 
 
-def _load(name: str) -> dict | None:
-    path = RESULTS / name
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def table_rows() -> list[str]:
     """The markdown table: one line per row of :data:`ROWS` (measured or not)."""
     from deblurkit.pretrained import BUNDLED
 
-    latency = {m["name"]: m for m in (_load("system_variants.json") or {}).get("models", [])}
-    runs = _load("system_runs.json") or {}
+    latency = {m["name"]: m for m in (load_json("system_variants.json") or {}).get("models", [])}
+    runs = load_json("system_runs.json") or {}
     lines = ["| system | `--model` | network | CPU h | kernel | shake | average | sharp: vs input "
              "mean / lowest | worse by > 0.1 dB (k/s/a/sharp) | fp32 720p | x `s1_msed_fast` |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -78,7 +74,7 @@ def table_rows() -> list[str]:
         shipped = f"`{model}`" if model in BUNDLED else "not shipped"
         cells = [system, shipped, f"`{network}`",
                  f"{hours:.2f}" if hours else "-"]
-        result = _load(f"realval_{tag}.json")
+        result = load_json(f"realval_{tag}.json")
         if result is None:
             cells += ["not measured", "", "", "", ""]
         else:
@@ -151,7 +147,7 @@ def curves(out: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {name: run for name, run in (_load("system_runs.json") or {}).items()
+    runs = {name: run for name, run in (load_json("system_runs.json") or {}).items()
             if isinstance(run, dict) and run.get("val_psnr") and run.get("segments")}
     if not runs:
         return False

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import count_macs, machine, save_json  # noqa: E402
+from common import count_macs, load_json, machine, save_json  # noqa: E402
 
 from deblurkit.models import create_model  # noqa: E402
 
@@ -47,6 +47,7 @@ MODELS: tuple[tuple[str, str, dict], ...] = (
     ("S5", "s5_fpn_cpu", {"residual_init": "zero"}),
     ("peer", "nafnet_w16", {"residual_init": "zero"}),
     ("peer", "nafnet_w32", {"residual_init": "zero"}),
+    ("candidate", "nafnet_fast", {"residual_init": "zero"}),
 )
 
 
@@ -82,7 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed calls per model (median)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    parser.add_argument("--models", nargs="+", help="only these registered names")
+    parser.add_argument("--models", nargs="+",
+                        help="only these registered names: their rows replace theirs in the "
+                             "output file, the other rows are kept")
     parser.add_argument("--output", default="system_variants.json",
                         help="file name under benchmarks/results")
     args = parser.parse_args()
@@ -107,6 +110,14 @@ def main() -> None:
               f"ratio {row['ratio']:.2f})", flush=True)
         del model
     load_after = os.getloadavg()[0]
+    for row in rows:
+        row["load_average"] = [load_before, load_after]
+    if args.models:
+        kept = (load_json(args.output) or {}).get("models", [])
+        timed = {row["name"] for row in rows}
+        order = [name for _, name, _ in MODELS]
+        rows = sorted([r for r in kept if r["name"] not in timed] + rows,
+                      key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
     data = {"machine": machine(), "resolution": f"{HD[1]}x{HD[0]}", "runs": args.runs,
             "threads": args.threads, "load_average": [load_before, load_after],
             "reference": {"name": REFERENCE[0], "kwargs": REFERENCE[1]},

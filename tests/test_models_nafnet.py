@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deblurkit.models import create_model, list_models
-from deblurkit.models.nafnet import (GOPRO_BLOCKS, LayerNorm2d, NAFBlock, NAFNet, layer_norm_2d,
+from deblurkit.models.nafnet import (FAST_BLOCKS, GOPRO_BLOCKS, LayerNorm2d, NAFBlock, NAFNet, layer_norm_2d,
                                      simple_gate)
 from realistic_recipes import check_realistic_recipe
 
@@ -27,9 +27,10 @@ def _block_params(c: int) -> int:
             + 2 * c)                  # beta, gamma
 
 
-def _net_params(width: int, enc, middle, dec) -> int:
+def _net_params(width: int, enc, middle, dec, unshuffle: int = 1) -> int:
     widths = [width * 2 ** i for i in range(len(enc) + 1)]
-    total = 3 * width * 9 + width + width * 3 * 9 + 3                  # intro, ending
+    pixels = 3 * unshuffle ** 2                                         # channels of a block
+    total = pixels * width * 9 + width + width * pixels * 9 + pixels   # intro, ending
     total += sum(n * _block_params(widths[i]) for i, n in enumerate(enc))
     total += sum(widths[i] * widths[i + 1] * 4 + widths[i + 1] for i in range(len(enc)))  # 2x2 s2
     total += middle * _block_params(widths[-1])
@@ -118,7 +119,42 @@ def test_registered_variants_use_the_papers_gopro_blocks():
             assert net.pad_multiple == 16
 
 
-@pytest.mark.parametrize("name", ["nafnet_w16", "nafnet_w32"])
+def test_unshuffled_network_works_on_pixel_blocks():
+    torch.manual_seed(0)
+    kw = dict(width=4, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1))
+    net = NAFNet(**kw, unshuffle=2, scale_init=0.5).eval()
+    assert sum(p.numel() for p in net.parameters()) == _net_params(4, (1, 1), 1, (1, 1), 2)
+    assert net.pad_multiple == 8 and net.intro.in_channels == 12 and net.ending.out_channels == 12
+    x = torch.rand(2, 3, 21, 10)                        # padded to multiples of 8, cropped back
+    y = net(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    # the same as the paper's network run on the space-to-depth picture, shuffled back
+    plain = NAFNet(**kw, scale_init=0.5).eval()
+    plain.intro, plain.ending = net.intro, net.ending
+    plain.load_state_dict(net.state_dict())
+    z = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        inner = torch.nn.functional.pixel_unshuffle(z, 2)
+        expected = z + torch.nn.functional.pixel_shuffle(plain.restore(inner) - inner, 2)
+        torch.testing.assert_close(net(z), expected, atol=1e-5, rtol=1e-5)
+    zero = NAFNet(**kw, unshuffle=2, residual_init="zero")
+    assert torch.equal(zero(x), x)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="unshuffle"):
+            NAFNet(**kw, unshuffle=bad)
+
+
+def test_fast_variant_fits_the_default_budgets():
+    with torch.device("meta"):
+        net = create_model("nafnet_fast")
+    count = sum(p.numel() for p in net.parameters())
+    assert count == _net_params(FAST_BLOCKS["width"], FAST_BLOCKS["enc_blocks"],
+                                FAST_BLOCKS["middle_blocks"], FAST_BLOCKS["dec_blocks"], 2)
+    assert count * 2 < 8e6                              # float16 file under 8 MB
+    assert net.unshuffle == 2 and net.pad_multiple == 32
+
+
+@pytest.mark.parametrize("name", ["nafnet_w16", "nafnet_w32", "nafnet_fast"])
 def test_realistic_peer_recipes(name):
     cfg = check_realistic_recipe(name, name)
     assert cfg.task == "supervised"

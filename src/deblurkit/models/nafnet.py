@@ -29,6 +29,9 @@ Network (a U-Net of NAFBlocks, Sec. 3 and Fig. 2)::
 The paper's deblurring model (GoPro, Table 5) uses ``enc_blocks=(1, 1, 1, 28)``,
 ``middle_blocks=1``, ``dec_blocks=(1, 1, 1, 1)`` at widths 32 and 64; the variants registered
 here keep those block counts at widths 16 and 32 (``nafnet_w16``, ``nafnet_w32``).
+``nafnet_fast`` (:data:`FAST_BLOCKS`) is this toolkit's CPU variant: the same blocks on 2x2
+pixel blocks (``unshuffle=2``), width 24, depth at the coarse levels, within the default
+model's time and file-size budgets.
 
 Choices where the paper is silent, or that this toolkit adds:
 
@@ -80,6 +83,13 @@ from deblurkit.models.registry import register_model
 PAPER = "Peer: NAFNet (Chen et al., ECCV 2022), Sec. 3, Figs. 2-4"
 #: Block counts of the paper's GoPro model (Table 5 setting): encoder levels, middle, decoder.
 GOPRO_BLOCKS = {"enc_blocks": (1, 1, 1, 28), "middle_blocks": 1, "dec_blocks": (1, 1, 1, 1)}
+#: ``nafnet_fast``: this toolkit's CPU variant, not the paper's. NAFBlocks on 2x2 pixel blocks
+#: (``unshuffle=2``: nothing at full resolution, as ``s1_msed_fast``), width 24, and the depth
+#: at the coarse levels (1-1-2-6 encoder blocks at 1/2 .. 1/16 of the resolution), the
+#: paper's way of spending blocks where they are cheap: 3.93 M parameters (7.9 MB in float16),
+#: about 0.6 x the time of ``s1_msed_fast`` per 1280x720 frame (docs/models.md).
+FAST_BLOCKS = {"width": 24, "enc_blocks": (1, 1, 2, 6), "middle_blocks": 1,
+               "dec_blocks": (1, 1, 1, 1), "unshuffle": 2}
 #: Expansion of the depthwise branch and of the feed-forward branch (Sec. 3.3: 2).
 EXPANSION = 2
 #: Epsilon of the layer normalisation.
@@ -270,6 +280,9 @@ def _blocks(count: int, channels: int, scale_init: float) -> nn.Sequential:
                 width=16, **GOPRO_BLOCKS)
 @register_model("nafnet_w32", kind="generator", paper=PAPER + " (GoPro blocks, width 32)",
                 width=32, **GOPRO_BLOCKS)
+@register_model("nafnet_fast", kind="generator",
+                paper=PAPER + " (CPU variant: 2x2 pixel blocks, width 24, blocks 1-1-2-6 / 1)",
+                **FAST_BLOCKS)
 class NAFNet(RestorationNet):
     """NAFNet (see the module docstring for the blocks and the choices made).
 
@@ -282,6 +295,10 @@ class NAFNet(RestorationNet):
             ``enc_blocks``).
         residual_init: ``"default"`` or ``"zero"`` (the untrained network is the identity).
         scale_init: initial value of every block's per-channel scales (paper: 0).
+        unshuffle: ``r >= 1``; with ``r > 1`` the network works on ``r x r`` pixel blocks
+            (``pixel_unshuffle`` before the first convolution, ``pixel_shuffle`` after the
+            last; this toolkit's CPU option, not the paper's: no layer runs at full
+            resolution). 1: the paper's network.
 
     Shape:
         - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``2^L``, cropped back).
@@ -297,7 +314,8 @@ class NAFNet(RestorationNet):
 
     def __init__(self, width: int = 32, enc_blocks: Sequence[int] = (1, 1, 1, 28),
                  middle_blocks: int = 1, dec_blocks: Sequence[int] = (1, 1, 1, 1),
-                 residual_init: str = "default", scale_init: float = 0.0) -> None:
+                 residual_init: str = "default", scale_init: float = 0.0,
+                 unshuffle: int = 1) -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init, has_global_skip=True)
         enc, dec = [int(n) for n in enc_blocks], [int(n) for n in dec_blocks]
@@ -305,10 +323,14 @@ class NAFNet(RestorationNet):
             raise ValueError(f"NAFNet: width >= 1 and as many encoder as decoder levels with "
                              f"counts >= 0 needed, got width={width}, enc_blocks={enc_blocks}, "
                              f"dec_blocks={dec_blocks}, middle_blocks={middle_blocks}")
+        if isinstance(unshuffle, bool) or int(unshuffle) != unshuffle or unshuffle < 1:
+            raise ValueError(f"NAFNet: unshuffle must be an integer >= 1, got {unshuffle!r}")
+        self.unshuffle = int(unshuffle)
         self.value_range = ValueRange.unit()
-        self.pad_multiple = 2 ** len(enc)
+        self.pad_multiple = self.unshuffle * 2 ** len(enc)
+        pixels = 3 * self.unshuffle ** 2  # channels of one r x r block of RGB pixels
         widths = [width * 2 ** level for level in range(len(enc) + 1)]
-        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        self.intro = nn.Conv2d(pixels, width, 3, padding=1)
         self.encoders = nn.ModuleList(_blocks(n, widths[i], scale_init) for i, n in enumerate(enc))
         self.downs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2)
                                    for i in range(len(enc)))
@@ -317,7 +339,7 @@ class NAFNet(RestorationNet):
                                                          bias=False), nn.PixelShuffle(2))
                                  for i in range(len(enc)))
         self.decoders = nn.ModuleList(_blocks(n, widths[i], scale_init) for i, n in enumerate(dec))
-        self.ending = nn.Conv2d(width, 3, 3, padding=1)
+        self.ending = nn.Conv2d(width, pixels, 3, padding=1)
         if self.residual_init == "zero":
             zero_init_output_layer_(self.ending)
 
@@ -334,7 +356,8 @@ class NAFNet(RestorationNet):
         return from_official_state_dict(state) if looks_official(state) else dict(state)
 
     def restore(self, x: Tensor) -> Tensor:
-        h = self.intro(x)
+        r = self.unshuffle
+        h = self.intro(F.pixel_unshuffle(x, r) if r > 1 else x)
         skips = []
         for encoder, down in zip(self.encoders, self.downs):
             h = encoder(h)
@@ -343,9 +366,10 @@ class NAFNet(RestorationNet):
         h = self.middle(h)
         for level in reversed(range(len(skips))):
             h = self.decoders[level](self.ups[level](h) + skips[level])
-        return x + self.ending(h)
+        out = self.ending(h)
+        return x + (F.pixel_shuffle(out, r) if r > 1 else out)
 
 
-__all__ = ["GOPRO_BLOCKS", "LayerNorm2d", "NAFBlock", "NAFNet", "OFFICIAL_BLOCK_NAMES",
+__all__ = ["FAST_BLOCKS", "GOPRO_BLOCKS", "LayerNorm2d", "NAFBlock", "NAFNet", "OFFICIAL_BLOCK_NAMES",
            "OFFICIAL_REVERSED_LISTS", "OFFICIAL_TOP_NAMES", "from_official_state_dict",
            "layer_norm_2d", "looks_official", "simple_gate", "to_official_state_dict"]
