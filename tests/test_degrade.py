@@ -539,10 +539,16 @@ def test_synth_config_refuses_procedural_options(corpus, tmp_path):
 
 
 
-def test_realistic_recipe_trains_on_train_and_validates_on_realval_only():
+DEBLUR_RECIPES = sorted(p.stem for p in (REPO / "configs" / "realistic").glob("*.yaml")
+                        if not p.stem.startswith("frame_selector"))
+
+
+@pytest.mark.parametrize("name", DEBLUR_RECIPES)
+def test_realistic_recipe_trains_on_train_and_validates_on_realval_only(name):
+    from deblurkit.models.weights import load_model
     from deblurkit.training import load_config
 
-    cfg = load_config(REPO / "configs" / "realistic" / "deblur.yaml")
+    cfg = load_config(REPO / "configs" / "realistic" / f"{name}.yaml")
     train_paths = list(cfg.data.train.args["photos"]) + [h["path"] for h in
                                                          cfg.data.train.args["highfps"]]
     assert train_paths and all("/train" in p and "/val" not in p for p in train_paths)
@@ -551,6 +557,8 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only():
                                                                    "split": "val"})
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
+    if cfg.model.init:  # a continued run starts from a file of the recipe's network
+        assert load_model(REPO / cfg.model.init).deblurkit_name == cfg.model.name
 
 
 @pytest.mark.parametrize("name", ["frame_selector", "frame_selector_clips"])
