@@ -152,7 +152,8 @@ def curves(out: Path) -> bool:
     if not runs:
         return False
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, run in runs.items():
+    colours = plt.cm.tab20.colors  # more runs than the default cycle's 10 colours
+    for index, (name, run) in enumerate(runs.items()):
         points = []
         for step, value in sorted((int(k), v) for k, v in run["val_psnr"].items()):
             hours = 0.0
@@ -163,7 +164,7 @@ def curves(out: Path) -> bool:
                     hours += cpu * (step - first) / (last - first)
             points.append((hours, value))
         xs, ys = zip(*points)
-        ax.plot(xs, ys, "o-", label=name, markersize=3)
+        ax.plot(xs, ys, "o-", label=name, markersize=3, color=colours[index % len(colours)])
     base = next(iter(runs.values())).get("input_psnr")
     if base:
         ax.axhline(base, color="gray", linestyle=":", label=f"input ({base:.2f} dB)")

@@ -50,6 +50,7 @@ SMALL_KWARGS: dict[str, dict] = {
     "s5_fpn_cpu": dict(num_filters=8, num_filters_fpn=8, backbone_widths=(8, 8, 8, 8, 8)),
     "nafnet_w16": dict(width=4, enc_blocks=(1, 1, 1, 2)),
     "nafnet_w32": dict(width=4, enc_blocks=(1, 1, 1, 2)),
+    "nafnet_fast": dict(width=4, enc_blocks=(1, 1, 1, 2)),  # unshuffle=2 kept
 }
 #: Input sizes of the parity check: odd sizes (padding inside the graph) and batch 2.
 SIZES = [(1, 37, 53), (2, 30, 44)]

@@ -5,7 +5,9 @@ The deblurring model was trained by this toolkit on realistic pairs made on the 
 photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
 clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
 ``docs/default-model.md``. The papers' systems (``s4``: S4's CPU variant,
-``configs/realistic/s4.yaml``) have theirs in ``docs/system-models.md``. What a weight file
+``configs/realistic/s4.yaml``) and ``nafnet_fast`` (NAFNet's blocks within the default's
+budgets, ``configs/realistic/nafnet_fast_long.yaml``) have theirs in
+``docs/system-models.md``. What a weight file
 *is* (task, value range, colour order, padding multiple, training data, recipe) is described
 by a :class:`WeightCard`, kept apart from the architecture, which the safetensors header
 names (``deblurkit_name`` / ``deblurkit_kwargs``, see
@@ -98,6 +100,11 @@ BUNDLED: dict[str, WeightCard] = {
         value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
         training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s4.yaml", seed=0,
         model_card="docs/system-models.md"),
+    "nafnet_fast": WeightCard(
+        name="nafnet_fast", file="nafnet_fast.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=32,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/nafnet_fast_long.yaml",
+        seed=1, model_card="docs/system-models.md"),
 }
 
 
