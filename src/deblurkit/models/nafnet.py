@@ -87,7 +87,7 @@ GOPRO_BLOCKS = {"enc_blocks": (1, 1, 1, 28), "middle_blocks": 1, "dec_blocks": (
 #: (``unshuffle=2``: nothing at full resolution, as ``s1_msed_fast``), width 24, and the depth
 #: at the coarse levels (1-1-2-6 encoder blocks at 1/2 .. 1/16 of the resolution), the
 #: paper's way of spending blocks where they are cheap: 3.93 M parameters (7.9 MB in float16),
-#: about 0.6 x the time of ``s1_msed_fast`` per 1280x720 frame (docs/models.md).
+#: 0.68 x the time of ``s1_msed_fast`` per 1280x720 frame (docs/models.md).
 FAST_BLOCKS = {"width": 24, "enc_blocks": (1, 1, 2, 6), "middle_blocks": 1,
                "dec_blocks": (1, 1, 1, 1), "unshuffle": 2}
 #: Expansion of the depthwise branch and of the feed-forward branch (Sec. 3.3: 2).
@@ -301,7 +301,8 @@ class NAFNet(RestorationNet):
             resolution). 1: the paper's network.
 
     Shape:
-        - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``2^L``, cropped back).
+        - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``unshuffle * 2^L``,
+          cropped back).
         - Output: ``(B, 3, H, W)``.
 
     Example:
