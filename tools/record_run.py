@@ -94,19 +94,16 @@ def main() -> int:
     offset = args.from_step
     segments = [[a + offset, b + offset, round(s / 3600, 4)] for a, b, s in args.segment]
     val = {str(int(k) + offset): v for k, v in val.items() if not (offset and k == "0")}
+    extra = {}
     if args.base is not None:
         if args.base not in data:
             print(f"record_run: error: {args.base}: no such record in {RESULTS}", file=sys.stderr)
             return 1
         before, before_val = truncate(data[args.base], offset)
         segments, val = before + segments, {**before_val, **val}
-        record_base = f"{args.base} up to step {offset}"
-    hours = sum(h for _, _, h in segments)
-    record = {"cpu_hours": round(hours, 3), "last_step": last + offset, "segments": segments,
-              "val_psnr": dict(sorted(val.items(), key=lambda kv: int(kv[0]))),
-              "input_psnr": base}
-    if args.base is not None:
-        record["continues"] = record_base
+        extra["continues"] = f"{args.base} up to step {offset}"
+    record = {"cpu_hours": round(sum(h for _, _, h in segments), 3), "last_step": last + offset,
+              "segments": segments, "val_psnr": val, "input_psnr": base, **extra}
     data[args.name] = record
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -13,7 +13,6 @@ first, so only the crop is converted), then converted to ``float32`` in ``[0, 1]
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
