@@ -44,7 +44,7 @@ START, END = "<!-- system-table:start -->", "<!-- system-table:end -->"
 #: (system, model as users name it once bundled, network, realval results tag); the grid shows
 #: a row that is not bundled only when ``--weights`` names its file.
 ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("S1", "s1", "s1_msed_fast", "system_s1"),
+    ("S1", "s1", "s1_msed_fast", "default_step4500_fp16"),   # S1 ships the default's file
     ("S2", "s2", "s2_msrn_cpu", "system_s2"),
     ("S3", "s3", "s3_msdn_cpu", "system_s3"),
     ("S4", "s4", "s4_deblurnet_cpu", "system_s4"),
@@ -141,14 +141,17 @@ def curves(out: Path) -> bool:
     ``system_runs.json`` that has a curve. A run's points are ``val_psnr`` (step -> PSNR on the
     192 real validation pairs) placed at the CPU hours its ``segments`` give to that step
     (``[first step, last step, CPU hours]``, linear inside a segment; segments whose steps were
-    lost to a crash count their hours but not their steps). Returns False without data."""
+    lost to a crash count their hours but not their steps); a row that ships another run's
+    checkpoint (``weights_of``) is that run's curve and is not drawn again. Returns False
+    without data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     runs = {name: run for name, run in (load_json("system_runs.json") or {}).items()
-            if isinstance(run, dict) and run.get("val_psnr") and run.get("segments")}
+            if isinstance(run, dict) and run.get("val_psnr") and run.get("segments")
+            and not run.get("weights_of")}  # a row of another run's checkpoint: drawn there
     if not runs:
         return False
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -190,7 +193,11 @@ def main() -> None:
     from deblurkit.pretrained import BUNDLED
 
     specs = {"default": "default"}
-    specs.update({model: model for _, model, _, _ in ROWS if model in BUNDLED})
+    files = {BUNDLED["default"].file}
+    for _, model, _, _ in ROWS:  # a bundled model once (s1 ships the default's file)
+        if model in BUNDLED and BUNDLED[model].file not in files:
+            specs[model] = model
+            files.add(BUNDLED[model].file)
     for item in args.weights:
         name, _, path = item.partition("=")
         specs[name] = path

@@ -176,6 +176,32 @@ def test_multiscale_exact_values():
     assert float(one) == float(three) == pytest.approx(0.5)   # 1/(2K) with K = 1
 
 
+def test_multiscale_huber_form():
+    preds, targets = _two_level_case()
+    # sample 0: coarse error 1 -> 0.5 * 0.5^2 + 0.5 * (1 - 0.5) = 0.375; fine errors 2 (all
+    # four) -> 0.5 * (2 - 0.25) = 0.875; (0.375 + 0.875) / 2. Sample 1: one fine error 2 of
+    # four pixels -> 0.875 / 4, over 2 levels.
+    none = multiscale_pixel_loss(preds, targets, reduction="none", delta=0.5)
+    assert none.tolist() == pytest.approx([0.625, 0.875 / 8])
+    # a threshold above every error is the paper's squared form
+    torch.testing.assert_close(multiscale_pixel_loss(preds, targets, "none", delta=10.0),
+                               multiscale_pixel_loss(preds, targets, "none"))
+    # small errors: quadratic (the paper's); large errors: linear, with the Huber loss per level
+    fine = [rand(2, 3, 8, 8, seed=1), rand(2, 3, 8, 8, seed=2)]
+    goal = [rand(2, 3, 8, 8, seed=3), rand(2, 3, 8, 8, seed=4)]
+    expected = sum(huber_loss(p, g, 0.01, "none").flatten(1).mean(1) for p, g in zip(fine, goal))
+    torch.testing.assert_close(multiscale_pixel_loss(fine, goal, "none", delta=0.01),
+                               expected / 2)
+    module = MultiScalePixelLoss(delta=0.01, weight=100.0)
+    torch.testing.assert_close(module(fine, goal), 100 * (expected / 2).mean())
+    assert "delta=0.01" in repr(module)
+    with pytest.raises(ValueError, match="delta"):
+        MultiScalePixelLoss(delta=0.0)
+    levels = [rand(2, 1, 4, 4, seed=10, dtype=torch.float64).requires_grad_()]
+    goals = [rand(2, 1, 4, 4, seed=12, dtype=torch.float64)]
+    assert gradcheck(lambda a: multiscale_pixel_loss([a], goals, delta=0.3), tuple(levels))
+
+
 def test_multiscale_module_pyramid_and_weight():
     from deblurkit.models.s2_msrn import gaussian_pyramid
 

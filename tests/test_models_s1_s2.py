@@ -16,7 +16,9 @@ from deblurkit.models.discriminators import S2_LAYERS, PatchDiscriminator, S2Dis
 from deblurkit.models.s1_msed import EncoderDecoder, MultiScaleEncoderDecoder, area_pyramid
 from deblurkit.models.s2_msrn import (MSRB, MultiScaleResidualNetwork, gaussian_blur,
                                       gaussian_kernel1d, gaussian_pyramid, msrb_parameter_count)
-from realistic_recipes import check_realistic_recipe, max_conv_input_side
+from realistic_recipes import REALISTIC, check_realistic_recipe, max_conv_input_side
+
+REPO = REALISTIC.parents[1]
 
 
 def count(module: nn.Module) -> int:
@@ -316,6 +318,23 @@ def test_s1_realistic_recipe_uses_the_fast_variant_and_the_papers_pixel_loss():
     assert [loss.name for loss in cfg.losses] == ["mse"] and cfg.task == "supervised"
 
 
+def test_s1_finetune_recipe_is_s1s_recipe_started_from_the_bundled_default():
+    from deblurkit.models.weights import load_model
+    from deblurkit.pretrained import BUNDLED
+    from deblurkit.training import load_config
+
+    s1 = load_config(REALISTIC / "s1.yaml")
+    cfg = load_config(REALISTIC / "s1_finetune.yaml")
+    assert cfg.model.init == "src/deblurkit/pretrained/" + BUNDLED["default"].file
+    assert load_model(REPO / cfg.model.init).deblurkit_name == cfg.model.name == s1.model.name
+    assert (cfg.model.kwargs, cfg.data, cfg.losses, cfg.task) == (
+        s1.model.kwargs, s1.data, s1.losses, s1.task)        # S1's network, data and loss
+    assert (cfg.train.steps, cfg.train.ema, cfg.train.ema_warmup) == (s1.train.steps, 0.999, True)
+    warm = cfg.schedule.kwargs    # warm-up, then a cosine over the rest of S1's budget
+    assert cfg.schedule.name == "warmup" and cfg.optim.lr < s1.optim.lr
+    assert warm["warmup_steps"] + warm["after"]["total_steps"] == cfg.train.steps
+
+
 def test_s2_cpu_variant_keeps_pyramid_and_msrbs_on_pixel_blocks():
     net = create_model("s2_msrn_cpu", width=4, residual_init="zero").eval()
     assert (net.num_levels, net.space_to_depth, net.pad_multiple) == (3, 4, 16)
@@ -333,8 +352,9 @@ def test_s2_cpu_variant_keeps_pyramid_and_msrbs_on_pixel_blocks():
 def test_s2_realistic_recipe():
     cfg = check_realistic_recipe("s2", "s2_msrn_cpu")
     assert cfg.task == "adversarial" and cfg.gan.gan_type == "nsgan"
-    assert [(loss.name, loss.input, loss.pyramid) for loss in cfg.losses] == [
-        ("multiscale_pixel", "scales", "gaussian")]
+    assert [(loss.name, loss.input, loss.pyramid, loss.weight, loss.kwargs)
+            for loss in cfg.losses] == [
+        ("multiscale_pixel", "scales", "gaussian", 100.0, {"delta": 0.01})]  # the robust form
     assert cfg.gan.discriminator.name == "s2_discriminator" and cfg.gan.adv_weight == 1e-4
     disc = create_model(cfg.gan.discriminator.name, **cfg.gan.discriminator.kwargs)
     assert disc(torch.rand(1, 3, 256, 256)).shape == (1, 1)

@@ -223,6 +223,7 @@ def test_fpn_cpu_variant_is_an_fpn_over_a_small_backbone():
 
 def test_fpn_cpu_realistic_recipe():
     cfg = check_realistic_recipe("s5", "s5_fpn_cpu")
-    assert cfg.task == "adversarial" and [(t.name, t.weight) for t in cfg.losses] == [("l1", 0.5)]
+    assert cfg.task == "adversarial" and [(t.name, t.weight, t.kwargs) for t in cfg.losses] == [
+        ("huber", 100.0, {"delta": 0.01})]  # S4's pixel term for the VGG term (and 0.5 L1)
     assert (cfg.gan.gan_type, cfg.gan.gp_weight, cfg.gan.d_loss_weight) == ("wgan", 10.0, 0.01)
     assert cfg.gan.adv_weight <= 1e-3

@@ -68,11 +68,28 @@ def test_a_continued_run_starts_from_the_base_truncated_at_its_step(tmp_path, re
     assert json.loads(module.RESULTS.read_text())["cont"] == rec
 
 
+def test_a_row_of_the_bases_weights_at_a_step_has_their_hours_only(tmp_path, record_run):
+    module, run = record_run
+    base = write_metrics(tmp_path / "base", {0: 25.0, 500: 25.5, 1000: 26.0, 1500: 26.1}, 1600)
+    run("base", str(base), "--segment", "0:600:3600", "--segment", "600:1600:7200")
+    assert run("alias", "--base", "base", "--from-step", "1000") == 0
+    rec = json.loads(module.RESULTS.read_text())["alias"]
+    # the hours after step 1000 made other weights: not counted
+    assert rec["segments"] == [[0, 600, 1.0], [600, 1000, 0.8]] and rec["cpu_hours"] == 1.8
+    assert rec["val_psnr"] == {"0": 25.0, "500": 25.5, "1000": 26.0}
+    assert (rec["last_step"], rec["input_psnr"]) == (1000, 25.0)
+    assert rec["weights_of"] == "base at step 1000"
+
+
 def test_bad_arguments_are_refused(tmp_path, record_run, capsys):
     _, run = record_run
     folder = write_metrics(tmp_path / "a", {0: 25.0}, 10)
     assert run("a", str(folder), "--segment", "0:10:1", "--base", "x") == 1
     assert run("a", str(folder), "--segment", "0:10:1", "--base", "x", "--from-step", "5") == 1
     assert run("a", str(tmp_path / "none"), "--segment", "0:10:1") == 1
+    assert run("a", str(folder)) == 1                                  # a run needs segments
+    assert run("a", "--base", "x", "--from-step", "5") == 1           # no such base
+    assert run("a") == 1
     err = capsys.readouterr().err
     assert "go together" in err and "x: no such record" in err and "not found" in err
+    assert err.count("needs --segment") == 2

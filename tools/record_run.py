@@ -24,6 +24,12 @@ as it is; the row is rebuilt from it on every call:
 
     .venv/bin/python tools/record_run.py default $HOME/deblurkit-runs/default_continue \
         --base default_fast --from-step 4500 --segment 0:1400:25000
+
+Without a run folder and segments, the row is the base's weights at that step themselves (a
+model that ships another run's checkpoint): the base's segments and validation points up to
+the step, without the hours spent after it:
+
+    .venv/bin/python tools/record_run.py s1 --base default_fast --from-step 4500
 """
 
 from __future__ import annotations
@@ -46,8 +52,8 @@ def segment(text: str) -> list[float]:
     return [int(first), int(last), float(seconds)]
 
 
-def truncate(base: dict, step: int) -> tuple[list[list[float]], dict[str, float]]:
-    """``base``'s segments and validation points up to ``step`` (hours after it: lost)."""
+def truncate(base: dict, step: int) -> tuple[list[list[float]], float, dict[str, float]]:
+    """``base``'s segments up to ``step``, its hours after it, its validation points up to it."""
     kept, lost = [], 0.0
     for first, last, hours in base["segments"]:
         if last <= step:
@@ -58,17 +64,37 @@ def truncate(base: dict, step: int) -> tuple[list[list[float]], dict[str, float]
             share = (step - first) / (last - first)
             kept.append([first, step, round(hours * share, 4)])
             lost += hours * (1 - share)
-    if lost:
-        kept.append([step, step, round(lost, 4)])
     val = {k: v for k, v in base["val_psnr"].items() if int(k) <= step}
-    return kept, val
+    return kept, lost, val
+
+
+def write(name: str, record: dict, data: dict) -> None:
+    data[name] = record
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"{name}: {record['cpu_hours']} CPU h, step {record['last_step']}, "
+          f"{len(record['val_psnr'])} validations")
+
+
+def record_checkpoint(name: str, base: str, step: int) -> int:
+    """The row of ``base``'s weights at ``step``: what they cost, not what came after."""
+    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    if base not in data:
+        print(f"record_run: error: {base}: no such record in {RESULTS}", file=sys.stderr)
+        return 1
+    segments, _, val = truncate(data[base], step)
+    write(name, {"cpu_hours": round(sum(h for _, _, h in segments), 3), "last_step": step,
+                 "segments": segments, "val_psnr": val, "input_psnr": data[base]["input_psnr"],
+                 "weights_of": f"{base} at step {step}"}, data)
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the row's name (a bundled model name, or a peer's)")
-    parser.add_argument("run", type=Path, help="the run folder (metrics.csv)")
-    parser.add_argument("--segment", type=segment, action="append", required=True,
+    parser.add_argument("run", type=Path, nargs="?",
+                        help="the run folder (metrics.csv); none: the base's weights at --from-step")
+    parser.add_argument("--segment", type=segment, action="append", default=[],
                         metavar="FIRST:LAST:CPU_SECONDS")
     parser.add_argument("--base", help="the record this run continues (with --from-step)")
     parser.add_argument("--from-step", type=int, default=0,
@@ -77,6 +103,12 @@ def main() -> int:
     if (args.base is None) != (args.from_step == 0):
         print("record_run: error: --base and --from-step go together", file=sys.stderr)
         return 1
+    if args.run is None or not args.segment:
+        if args.run is not None or args.segment or args.base is None:
+            print("record_run: error: a run folder needs --segment; without both, give "
+                  "--base and --from-step", file=sys.stderr)
+            return 1
+        return record_checkpoint(args.name, args.base, args.from_step)
     metrics = args.run / "metrics.csv"
     if not metrics.is_file():
         print(f"record_run: error: {metrics}: not found", file=sys.stderr)
@@ -99,15 +131,14 @@ def main() -> int:
         if args.base not in data:
             print(f"record_run: error: {args.base}: no such record in {RESULTS}", file=sys.stderr)
             return 1
-        before, before_val = truncate(data[args.base], offset)
+        before, lost, before_val = truncate(data[args.base], offset)
+        if lost:  # spent on steps that were lost with the base's folder
+            before.append([offset, offset, round(lost, 4)])
         segments, val = before + segments, {**before_val, **val}
         extra["continues"] = f"{args.base} up to step {offset}"
     record = {"cpu_hours": round(sum(h for _, _, h in segments), 3), "last_step": last + offset,
               "segments": segments, "val_psnr": val, "input_psnr": base, **extra}
-    data[args.name] = record
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"{args.name}: {record['cpu_hours']} CPU h, step {last + offset}, {len(val)} validations")
+    write(args.name, record, data)
     return 0
 
 

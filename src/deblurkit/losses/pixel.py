@@ -139,7 +139,7 @@ def huber_loss(pred: Tensor, target: Tensor, delta: float = HUBER_DELTA,
 
 
 def multiscale_pixel_loss(preds: Sequence[Tensor], targets: Sequence[Tensor],
-                          reduction: str = "mean") -> Tensor:
+                          reduction: str = "mean", delta: float | None = None) -> Tensor:
     """S2's multi-scale content loss ``1/(2K) sum_k 1/(c_k w_k h_k) ||L_k - S_k||^2``.
 
     ``L_k`` is the network's output at pyramid level ``k`` and ``S_k`` the same level of the
@@ -155,6 +155,10 @@ def multiscale_pixel_loss(preds: Sequence[Tensor], targets: Sequence[Tensor],
         targets: ``K`` tensors, ``targets[k]`` of the same shape as ``preds[k]``.
         reduction: ``"mean"`` over the batch (default), ``"sum"`` over the batch, or
             ``"none"``: the per-sample values ``(B,)``.
+        delta: ``None`` (default): the paper's squared error. A threshold ``> 0``: the robust
+            form, each level's ``0.5 x^2`` replaced by :func:`huber_loss` with that threshold
+            (the same for ``|x| <= delta``, linear beyond), so ``1/K sum_k`` of the per-level
+            mean Huber loss.
 
     Returns:
         0-d tensor, or ``(B,)`` for ``"none"``.
@@ -164,6 +168,8 @@ def multiscale_pixel_loss(preds: Sequence[Tensor], targets: Sequence[Tensor],
         >>> targets = [torch.ones(1, 1, 1, 1), torch.ones(1, 1, 2, 2) * 2]
         >>> multiscale_pixel_loss(preds, targets)      # (1 + 4) / 4
         tensor(1.2500)
+        >>> multiscale_pixel_loss(preds, targets, delta=0.5)   # (0.375 + 0.875) / 2
+        tensor(0.6250)
     """
     check_reduction(reduction)
     if isinstance(preds, Tensor) or isinstance(targets, Tensor):
@@ -180,10 +186,14 @@ def multiscale_pixel_loss(preds: Sequence[Tensor], targets: Sequence[Tensor],
         if pred.ndim < 2 or pred.shape[0] != batch:
             raise ValueError(f"level {level} has shape {tuple(pred.shape)}; every level must be "
                              f"(B, C, H, W) with the same B = {batch}")
-        term = (pred - target).square().flatten(1).mean(dim=1)
+        if delta is None:
+            term = 0.5 * (pred - target).square()
+        else:
+            term = huber_loss(pred, target, delta, reduction="none")
+        term = term.flatten(1).mean(dim=1)
         per_sample = term if per_sample is None else per_sample + term
     assert per_sample is not None
-    return reduce_loss(per_sample / (2 * len(preds)), reduction)
+    return reduce_loss(per_sample / len(preds), reduction)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,6 +328,8 @@ class MultiScalePixelLoss(_WeightedLoss):
     Args:
         pyramid: optional callable building the target levels from a tensor target. Its order
             must match the predictions' (``gaussian_pyramid``: coarse -> fine).
+        delta: ``None`` (default, the paper's squared error) or a Huber threshold ``> 0``
+            (see :func:`multiscale_pixel_loss`).
         weight: multiplies the result (default 1.0).
         reduction: ``"mean"`` over the batch (default), ``"sum"`` or ``"none"`` (``(B,)``).
 
@@ -333,11 +345,15 @@ class MultiScalePixelLoss(_WeightedLoss):
     """
 
     def __init__(self, pyramid: Callable[[Tensor], Sequence[Tensor]] | None = None,
-                 weight: float = 1.0, reduction: str = "mean") -> None:
+                 weight: float = 1.0, reduction: str = "mean", delta: float | None = None
+                 ) -> None:
         super().__init__(weight, reduction)
         if pyramid is not None and not callable(pyramid):
             raise TypeError(f"pyramid must be callable, got {type(pyramid).__name__}")
+        if delta is not None and not delta > 0:
+            raise ValueError(f"huber delta must be > 0, got {delta!r}")
         self.pyramid = pyramid
+        self.delta = None if delta is None else float(delta)
 
     def forward(self, preds: Sequence[Tensor], targets: Sequence[Tensor] | Tensor) -> Tensor:
         if isinstance(targets, Tensor):
@@ -345,7 +361,10 @@ class MultiScalePixelLoss(_WeightedLoss):
                 raise TypeError("MultiScalePixelLoss got one target tensor; pass the target "
                                 "pyramid as a list or construct the loss with pyramid=...")
             targets = self.pyramid(targets)
-        return self.weight * multiscale_pixel_loss(preds, targets, self.reduction)
+        return self.weight * multiscale_pixel_loss(preds, targets, self.reduction, self.delta)
+
+    def extra_repr(self) -> str:
+        return f"delta={self.delta}, {super().extra_repr()}"
 
 
 __all__ = ["CHARBONNIER_EPS", "HUBER_DELTA", "CharbonnierLoss", "HuberLoss", "L1Loss",

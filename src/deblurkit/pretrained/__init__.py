@@ -4,11 +4,11 @@ the papers' systems trained so far.
 The deblurring model was trained by this toolkit on realistic pairs made on the fly from real
 photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
 clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
-``docs/default-model.md``. The papers' systems (``s4``: S4's CPU variant,
-``configs/realistic/s4.yaml``) and ``nafnet_fast`` (NAFNet's blocks within the default's
-budgets, ``configs/realistic/nafnet_fast_long.yaml``) have theirs in
-``docs/system-models.md``. What a weight file
-*is* (task, value range, colour order, padding multiple, training data, recipe) is described
+``docs/default-model.md``. The papers' systems (``s1``: S1's network, today the default's
+file; ``s3``, ``s4``, ``s5``: their CPU variants, ``configs/realistic/sN.yaml``) and
+``nafnet_fast`` (NAFNet's blocks within the default's budgets,
+``configs/realistic/nafnet_fast_long.yaml``) have theirs in ``docs/system-models.md``. What a
+weight file *is* (task, value range, colour order, padding multiple, training data, recipe) is described
 by a :class:`WeightCard`, kept apart from the architecture, which the safetensors header
 names (``deblurkit_name`` / ``deblurkit_kwargs``, see
 :func:`deblurkit.models.weights.save_model`).
@@ -95,10 +95,27 @@ BUNDLED: dict[str, WeightCard] = {
                       "scenes and 14 scikit-image photographs (never astronaut or "
                       "hubble_deep_field)",
         recipe="configs/default/frame_selector.yaml", seed=0),
+    # S1's CPU network is the default's: until the default moves to another network, S1's
+    # shipped model is the default's file (S1's own MSE loss measured worse; the card says so)
+    "s1": WeightCard(
+        name="s1", file="default_deblur.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/deblur.yaml", seed=0,
+        model_card="docs/system-models.md"),
+    "s3": WeightCard(
+        name="s3", file="s3_msdn.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=64,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s3.yaml", seed=0,
+        model_card="docs/system-models.md"),
     "s4": WeightCard(
         name="s4", file="s4_deblurnet.safetensors", task="deblur",
         value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
         training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s4.yaml", seed=0,
+        model_card="docs/system-models.md"),
+    "s5": WeightCard(
+        name="s5", file="s5_fpn.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=32,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s5.yaml", seed=0,
         model_card="docs/system-models.md"),
     "nafnet_fast": WeightCard(
         name="nafnet_fast", file="nafnet_fast.safetensors", task="deblur",
