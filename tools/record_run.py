@@ -93,7 +93,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the row's name (a bundled model name, or a peer's)")
     parser.add_argument("run", type=Path, nargs="?",
-                        help="the run folder (metrics.csv); none: the base's weights at --from-step")
+                        help="the run folder (metrics.csv); none: the base's weights at "
+                             "--from-step")
     parser.add_argument("--segment", type=segment, action="append", default=[],
                         metavar="FIRST:LAST:CPU_SECONDS")
     parser.add_argument("--base", help="the record this run continues (with --from-step)")

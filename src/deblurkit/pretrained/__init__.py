@@ -5,12 +5,12 @@ The deblurring model was trained by this toolkit on realistic pairs made on the 
 photographs and real 1000 fps video (``configs/realistic/deblur.yaml``), the frame selector on
 clips it synthesizes (``configs/default/frame_selector.yaml``); the model card of both is
 ``docs/default-model.md``. The papers' systems (``s1``: S1's network, today the default's
-file; ``s3``, ``s4``, ``s5``: their CPU variants, ``configs/realistic/sN.yaml``) and
+file; ``s2`` to ``s5``: their CPU variants, ``configs/realistic/sN.yaml``) and
 ``nafnet_fast`` (NAFNet's blocks within the default's budgets,
 ``configs/realistic/nafnet_fast_long.yaml``) have theirs in ``docs/system-models.md``. What a
-weight file *is* (task, value range, colour order, padding multiple, training data, recipe) is described
-by a :class:`WeightCard`, kept apart from the architecture, which the safetensors header
-names (``deblurkit_name`` / ``deblurkit_kwargs``, see
+weight file *is* (task, value range, colour order, padding multiple, training data, recipe)
+is described by a :class:`WeightCard`, kept apart from the architecture, which the
+safetensors header names (``deblurkit_name`` / ``deblurkit_kwargs``, see
 :func:`deblurkit.models.weights.save_model`).
 
 ``--model default`` (the default of ``restore``, ``video`` and ``eval``) and
@@ -102,6 +102,11 @@ BUNDLED: dict[str, WeightCard] = {
         value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
         training_data=REAL_TRAINING_DATA, recipe="configs/realistic/deblur.yaml", seed=0,
         model_card="docs/system-models.md"),
+    "s2": WeightCard(
+        name="s2", file="s2_msrn.safetensors", task="deblur",
+        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
+        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s2.yaml", seed=0,
+        model_card="docs/system-models.md"),
     "s3": WeightCard(
         name="s3", file="s3_msdn.safetensors", task="deblur",
         value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=64,
@@ -126,7 +131,7 @@ BUNDLED: dict[str, WeightCard] = {
 
 
 def bundled_card(name: str) -> WeightCard:
-    """The :class:`WeightCard` of a bundled file (``"default"`` or ``"default_selector"``).
+    """The :class:`WeightCard` of a bundled file by name (``"default"``, ``"s3"``, ...).
 
     Raises:
         UserError: no such bundled file.
