@@ -82,12 +82,25 @@ REAL_TRAINING_DATA = (
     "ATTRIBUTION_cq100.csv), 3 Unsplash photographs (Unsplash License) and 12 X4K1000FPS "
     "scenes (research use, XVFI authors); not GoPro")
 
+#: The model card of the papers' systems and the peer's candidate.
+SYSTEM_MODEL_CARD = "docs/system-models.md"
+
+
+def _realistic_deblur(name: str, file: str, pad_multiple: int, recipe: str, seed: int = 0,
+                      model_card: str = SYSTEM_MODEL_CARD) -> WeightCard:
+    """The card of a deblurring model trained by a ``configs/realistic`` recipe (RGB in
+    ``[0, 1]``, :data:`REAL_TRAINING_DATA`)."""
+    return WeightCard(name=name, file=file, task="deblur", value_range=(0.0, 1.0),
+                      colour_order="RGB", pad_multiple=pad_multiple,
+                      training_data=REAL_TRAINING_DATA,
+                      recipe=f"configs/realistic/{recipe}.yaml", seed=seed,
+                      model_card=model_card)
+
+
 #: Every bundled weight file, by name.
 BUNDLED: dict[str, WeightCard] = {
-    "default": WeightCard(
-        name="default", file="default_deblur.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/deblur.yaml", seed=0),
+    "default": _realistic_deblur("default", "default_deblur.safetensors", 16, "deblur",
+                                 model_card=MODEL_CARD),
     "default_selector": WeightCard(
         name="default_selector", file="default_selector.safetensors",
         task="frame_selection", value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=1,
@@ -97,36 +110,13 @@ BUNDLED: dict[str, WeightCard] = {
         recipe="configs/default/frame_selector.yaml", seed=0),
     # S1's CPU network is the default's: until the default moves to another network, S1's
     # shipped model is the default's file (S1's own MSE loss measured worse; the card says so)
-    "s1": WeightCard(
-        name="s1", file="default_deblur.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/deblur.yaml", seed=0,
-        model_card="docs/system-models.md"),
-    "s2": WeightCard(
-        name="s2", file="s2_msrn.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=16,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s2.yaml", seed=0,
-        model_card="docs/system-models.md"),
-    "s3": WeightCard(
-        name="s3", file="s3_msdn.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=64,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s3.yaml", seed=0,
-        model_card="docs/system-models.md"),
-    "s4": WeightCard(
-        name="s4", file="s4_deblurnet.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=8,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s4.yaml", seed=0,
-        model_card="docs/system-models.md"),
-    "s5": WeightCard(
-        name="s5", file="s5_fpn.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=32,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/s5.yaml", seed=0,
-        model_card="docs/system-models.md"),
-    "nafnet_fast": WeightCard(
-        name="nafnet_fast", file="nafnet_fast.safetensors", task="deblur",
-        value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=32,
-        training_data=REAL_TRAINING_DATA, recipe="configs/realistic/nafnet_fast_long.yaml",
-        seed=1, model_card="docs/system-models.md"),
+    "s1": _realistic_deblur("s1", "default_deblur.safetensors", 16, "deblur"),
+    "s2": _realistic_deblur("s2", "s2_msrn.safetensors", 16, "s2"),
+    "s3": _realistic_deblur("s3", "s3_msdn.safetensors", 64, "s3"),
+    "s4": _realistic_deblur("s4", "s4_deblurnet.safetensors", 8, "s4"),
+    "s5": _realistic_deblur("s5", "s5_fpn.safetensors", 32, "s5"),
+    "nafnet_fast": _realistic_deblur("nafnet_fast", "nafnet_fast.safetensors", 32,
+                                     "nafnet_fast_long", seed=1),
 }
 
 
