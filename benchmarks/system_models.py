@@ -154,7 +154,7 @@ def curves(out: Path) -> bool:
             and not run.get("weights_of")}  # a row of another run's checkpoint: drawn there
     if not runs:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     colours = plt.cm.tab20.colors  # more runs than the default cycle's 10 colours
     for index, (name, run) in enumerate(runs.items()):
         points = []
@@ -174,7 +174,7 @@ def curves(out: Path) -> bool:
     ax.set(xlabel="training CPU hours", ylabel="PSNR on the real validation set (dB)",
            title="validation during training (EMA weights), all 192 real pairs")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
