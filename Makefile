@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 # The real validation set (docs/synthesis.md): from ../shared/data's val split only;
-# byte-identical on every run.
+# byte-identical on every run on one machine (docs/synthesis.md).
 realval: $(STAMP)
 	$(BIN)/deblurkit synth --config configs/data/realval.yaml -o data/realval --overwrite
 

@@ -6,6 +6,7 @@ Run by hand after ``make realval`` (never by the tests):
     .venv/bin/python benchmarks/realval.py                        # the set itself
     .venv/bin/python benchmarks/realval.py --model default        # + a model, per kind
     .venv/bin/python benchmarks/realval.py --model default --tta 8  # + quality mode
+    .venv/bin/python benchmarks/realval.py --model default --dtype bf16  # + bf16 autocast
     .venv/bin/python benchmarks/realval.py --model default --doc docs/default-model.md \\
         --marker realval-default                                  # + the model card's table
     .venv/bin/python benchmarks/realval.py --wiener               # + Wiener, true kernel
@@ -160,11 +161,14 @@ def _wiener(args: argparse.Namespace) -> None:
 
 
 def _results_name(args: argparse.Namespace) -> str:
-    """``realval.json``, ``realval_<model>[_tta<N>].json`` or ``realval_<tag>.json``."""
+    """``realval.json``, ``realval_<model>[_tta<N>][_bf16].json`` or ``realval_<tag>.json``."""
     if args.tag:
         return f"realval_{args.tag}.json"
-    name = "realval.json" if args.model is None else f"realval_{Path(args.model).stem}.json"
-    return name.replace(".json", f"_tta{args.tta}.json") if args.tta > 1 else name
+    if args.model is None:
+        return "realval.json"
+    suffix = (f"_tta{args.tta}" if args.tta > 1 else "") + (
+        f"_{args.dtype}" if args.dtype != "fp32" else "")
+    return f"realval_{Path(args.model).stem}{suffix}.json"
 
 
 def _write_model_table(doc: Path, args: argparse.Namespace, per_kind: dict,
@@ -172,6 +176,7 @@ def _write_model_table(doc: Path, args: argparse.Namespace, per_kind: dict,
     """The model's per-kind table, between ``args.marker`` markers of ``doc``."""
     command = f"`.venv/bin/python benchmarks/realval.py --model {args.model}"
     command += f" --tta {args.tta}" if args.tta > 1 else ""
+    command += f" --dtype {args.dtype}" if args.dtype != "fp32" else ""
     command += f" --tag {args.tag}`" if args.tag else "`"
     rows = ["", f"Made by {command} on `data/realval` (`make realval`). PSNR / SSIM against "
             "the target (RGB, 8-bit); gain: mean of per-image PSNR changes; *vs input*: PSNR "
@@ -198,6 +203,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a --model value (default, a file ...)")
     parser.add_argument("--tta", type=int, default=1, choices=(1, 2, 4, 8),
                         help="test-time augmentation views (the restore command's --tta)")
+    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"),
+                        help="compute precision (the restore command's --dtype)")
     parser.add_argument("--tag", default=None, help="results file realval_<tag>.json")
     parser.add_argument("--doc", default=None, help="with --model: write the per-kind table "
                         "into this document, between the --marker markers")
@@ -232,7 +239,7 @@ def main() -> None:
     if args.model:
         from deblurkit.inference import Restorer
 
-        restorer = Restorer(args.model, tta=args.tta)
+        restorer = Restorer(args.model, tta=args.tta, dtype=args.dtype)
     split = manifest["config"]["split"]
     per_kind = {}
     for kind in KINDS:
@@ -281,7 +288,7 @@ def main() -> None:
                     "from_sequences": sum(c["kind"] == "clip_sequence" for c in clips),
                     "from_photos": sum(c["kind"] == "clip_photo" for c in clips)}
     data = {"machine": machine(), "root": str(root), "split": split, "model": args.model,
-            "tta": args.tta,
+            "tta": args.tta, "dtype": args.dtype,
             "kinds": per_kind, "clips": clip_summary}
     save_json(_results_name(args), data)
     if args.doc:

@@ -44,7 +44,7 @@ START, END = "<!-- system-table:start -->", "<!-- system-table:end -->"
 #: (system, model as users name it once bundled, network, realval results tag); the grid shows
 #: a row that is not bundled only when ``--weights`` names its file.
 ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("S1", "s1", "s1_msed_fast", "default_step4500_fp16"),   # S1 ships the default's file
+    ("S1", "s1", "s1_msed_fast", "default_step4500_fp16"),   # s1: the long run's step 4500
     ("S2", "s2", "s2_msrn_cpu", "system_s2"),
     ("S3", "s3", "s3_msdn_cpu", "system_s3"),
     ("S4", "s4", "s4_deblurnet_cpu", "system_s4"),
@@ -194,7 +194,7 @@ def main() -> None:
 
     specs = {"default": "default"}
     files = {BUNDLED["default"].file}
-    for _, model, _, _ in ROWS:  # a bundled model once (s1 ships the default's file)
+    for _, model, _, _ in ROWS:  # a bundled file once (rows may share a file)
         if model in BUNDLED and BUNDLED[model].file not in files:
             specs[model] = model
             files.add(BUNDLED[model].file)

@@ -318,14 +318,15 @@ def test_s1_realistic_recipe_uses_the_fast_variant_and_the_papers_pixel_loss():
     assert [loss.name for loss in cfg.losses] == ["mse"] and cfg.task == "supervised"
 
 
-def test_s1_finetune_recipe_is_s1s_recipe_started_from_the_bundled_default():
+def test_s1_finetune_recipe_is_s1s_recipe_started_from_the_bundled_s1_file():
     from deblurkit.models.weights import load_model
     from deblurkit.pretrained import BUNDLED
     from deblurkit.training import load_config
 
     s1 = load_config(REALISTIC / "s1.yaml")
     cfg = load_config(REALISTIC / "s1_finetune.yaml")
-    assert cfg.model.init == "src/deblurkit/pretrained/" + BUNDLED["default"].file
+    # the long run's step 4500: the default's file when the recipe was made, `s1` since
+    assert cfg.model.init == "src/deblurkit/pretrained/" + BUNDLED["s1"].file
     assert load_model(REPO / cfg.model.init).deblurkit_name == cfg.model.name == s1.model.name
     assert (cfg.model.kwargs, cfg.data, cfg.losses, cfg.task) == (
         s1.model.kwargs, s1.data, s1.losses, s1.task)        # S1's network, data and loss

@@ -68,7 +68,8 @@ def bundle(name: str, checkpoint: Path, data: Path | None, *, weights: str = "au
     if not source.is_file():
         raise UserError(f"{source}: not found")
     model = load_model(source)
-    step = read_metadata(source).get("step", "")
+    header = read_metadata(source)
+    step = header.get("step", "")
     manifest = data / "manifest.json" if data is not None else None
     metadata = {
         "recipe": card.recipe,
@@ -80,6 +81,8 @@ def bundle(name: str, checkpoint: Path, data: Path | None, *, weights: str = "au
         "value_range": list(card.value_range),
         "colour_order": card.colour_order,
     }
+    if "interpolation" in header:   # a blend of two weight files (tools/interpolate_weights.py)
+        metadata["interpolation"] = header["interpolation"]
     target = PACKAGE_DIR / card.file
     save_model(model, target, metadata=metadata, overwrite=True, storage_dtype=STORAGE[storage])
     target.chmod(0o644)

@@ -99,8 +99,10 @@ def _realistic_deblur(name: str, file: str, pad_multiple: int, recipe: str, seed
 
 #: Every bundled weight file, by name.
 BUNDLED: dict[str, WeightCard] = {
-    "default": _realistic_deblur("default", "default_deblur.safetensors", 16, "deblur",
-                                 model_card=MODEL_CARD),
+    # since 2026-12-07: a blend of s1's file and a run from it with more unblurred samples
+    # (the header's ``interpolation`` entry; docs/default-model.md, "Do no harm")
+    "default": _realistic_deblur("default", "default_deblur.safetensors", 16, "deblur_sharp30",
+                                 seed=4, model_card=MODEL_CARD),
     "default_selector": WeightCard(
         name="default_selector", file="default_selector.safetensors",
         task="frame_selection", value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=1,
@@ -108,9 +110,9 @@ BUNDLED: dict[str, WeightCard] = {
                       "scenes and 14 scikit-image photographs (never astronaut or "
                       "hubble_deep_field)",
         recipe="configs/default/frame_selector.yaml", seed=0),
-    # S1's CPU network is the default's: until the default moves to another network, S1's
-    # shipped model is the default's file (S1's own MSE loss measured worse; the card says so)
-    "s1": _realistic_deblur("s1", "default_deblur.safetensors", 16, "deblur"),
+    # S1's CPU network is the default's: S1's shipped model is the long run's step 4500, the
+    # default's file until 2026-12-07 (S1's own MSE loss measured worse; the card says so)
+    "s1": _realistic_deblur("s1", "s1_msed_fast.safetensors", 16, "deblur"),
     "s2": _realistic_deblur("s2", "s2_msrn.safetensors", 16, "s2"),
     # two cycles of its recipe: seed 0, then seed 1 from the first cycle's file (its card)
     "s3": _realistic_deblur("s3", "s3_msdn.safetensors", 64, "s3", seed=1),

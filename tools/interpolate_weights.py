@@ -1,0 +1,83 @@
+"""Blend two weight files of one architecture in weight space (WiSE-FT), as a checkpoint folder.
+
+Run by hand (docs/default-model.md, "Do no harm"):
+
+    .venv/bin/python tools/interpolate_weights.py \\
+        --start src/deblurkit/pretrained/default_deblur.safetensors \\
+        --end $HOME/deblurkit-runs/default_sharp30/checkpoints/step_00002400 \\
+        --alpha 0.5 -o $HOME/deblurkit-runs/blends/sharp30_a050
+
+``--start`` and ``--end`` are weight files or checkpoint folders (a folder gives its
+``ema.safetensors``, else ``model.safetensors``). The output folder holds ``ema.safetensors``
+(``(1 - alpha) * start + alpha * end``, :func:`deblurkit.training.interpolation.interpolate_weights`)
+with ``end``'s header (its step) plus an ``interpolation`` entry naming both sources, their steps
+and ``alpha``, and ``end``'s ``config.yaml`` when it has one: a folder that
+``benchmarks/realval.py --model FOLDER/ema.safetensors`` measures and
+``tools/bundle_default.py --bundle NAME=FOLDER`` bundles. An existing output is not
+overwritten unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from deblurkit.errors import UserError
+from deblurkit.models.weights import load_model, read_metadata, save_model
+from deblurkit.training.interpolation import interpolate_weights
+
+
+def weights_file(path: Path) -> Path:
+    """The weight file of ``path``: itself, or a checkpoint folder's EMA (else raw) weights."""
+    if path.is_dir():
+        for name in ("ema.safetensors", "model.safetensors"):
+            if (path / name).is_file():
+                return path / name
+        raise UserError(f"{path}: no ema.safetensors or model.safetensors in this folder")
+    if not path.is_file():
+        raise UserError(f"{path}: not found")
+    return path
+
+
+def blend(start: Path, end: Path, alpha: float, out: Path, *, overwrite: bool = False) -> Path:
+    """Write the blend of ``start`` and ``end`` to ``out/ema.safetensors``; returns that path."""
+    start_file, end_file = weights_file(start), weights_file(end)
+    target = out / "ema.safetensors"
+    if target.exists() and not overwrite:
+        raise UserError(f"{target}: exists (use --overwrite)")
+    model = interpolate_weights(load_model(start_file), load_model(end_file), alpha)
+    header = read_metadata(end_file)
+    metadata = {k: v for k, v in header.items() if k in ("step", "config", "weights")}
+    metadata["interpolation"] = json.dumps({
+        "start": str(start_file), "start_step": read_metadata(start_file).get("step", ""),
+        "end": str(end_file), "end_step": header.get("step", ""), "alpha": alpha})
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, target, metadata=metadata, overwrite=True)
+    config = end_file.parent / "config.yaml"
+    if config.is_file():
+        shutil.copyfile(config, out / "config.yaml")
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--start", type=Path, required=True, help="weights at alpha = 0")
+    parser.add_argument("--end", type=Path, required=True, help="weights at alpha = 1")
+    parser.add_argument("--alpha", type=float, required=True, help="blend weight in [0, 1]")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = parser.parse_args()
+    try:
+        target = blend(args.start, args.end, args.alpha, args.out, overwrite=args.overwrite)
+    except UserError as exc:
+        print(f"interpolate_weights: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{target}: (1 - {args.alpha}) x {args.start} + {args.alpha} x {args.end}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
