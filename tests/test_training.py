@@ -469,3 +469,16 @@ def test_curves_put_each_validation_metric_beside_its_input_baseline(tmp_path):
         ("val ssim", ["ssim", "ssim_input"])]
     out = plot_curves(tmp_path)
     assert out is not None and out.stat().st_size > 1000
+
+
+def test_checkpoint_weights_picks_the_average_when_kept(tmp_path):
+    from deblurkit.errors import UserError
+    from deblurkit.training.checkpoint import checkpoint_weights
+
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    assert checkpoint_weights(tmp_path) == tmp_path / "model.safetensors"
+    (tmp_path / "ema.safetensors").write_bytes(b"x")
+    assert checkpoint_weights(tmp_path) == tmp_path / "ema.safetensors"
+    assert checkpoint_weights(tmp_path, "model") == tmp_path / "model.safetensors"
+    with pytest.raises(UserError, match="disc.safetensors: not found"):
+        checkpoint_weights(tmp_path, "disc")

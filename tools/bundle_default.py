@@ -34,6 +34,7 @@ import torch
 from deblurkit.errors import UserError
 from deblurkit.models.weights import load_model, read_metadata, save_model
 from deblurkit.pretrained import bundled_card
+from deblurkit.training.checkpoint import checkpoint_weights
 from deblurkit.training.logs import plot_curves
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +62,9 @@ def bundle(name: str, checkpoint: Path, data: Path | None, *, weights: str = "au
         storage: ``"float32"`` or ``"float16"`` (see :func:`save_model`).
     """
     card = bundled_card(name)
-    if weights == "auto":
-        weights = "ema" if (checkpoint / "ema.safetensors").is_file() else "model"
-    source = checkpoint / f"{weights}.safetensors"
+    source = checkpoint_weights(checkpoint, weights)
+    weights = source.stem
     config = checkpoint / "config.yaml"
-    if not source.is_file():
-        raise UserError(f"{source}: not found")
     model = load_model(source)
     header = read_metadata(source)
     step = header.get("step", "")

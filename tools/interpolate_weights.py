@@ -3,7 +3,7 @@
 Run by hand (docs/default-model.md, "Do no harm"):
 
     .venv/bin/python tools/interpolate_weights.py \\
-        --start src/deblurkit/pretrained/default_deblur.safetensors \\
+        --start src/deblurkit/pretrained/s1_msed_fast.safetensors \\
         --end $HOME/deblurkit-runs/default_sharp30/checkpoints/step_00002400 \\
         --alpha 0.5 -o $HOME/deblurkit-runs/blends/sharp30_a050
 
@@ -27,16 +27,14 @@ from pathlib import Path
 
 from deblurkit.errors import UserError
 from deblurkit.models.weights import load_model, read_metadata, save_model
+from deblurkit.training.checkpoint import checkpoint_weights
 from deblurkit.training.interpolation import interpolate_weights
 
 
 def weights_file(path: Path) -> Path:
     """The weight file of ``path``: itself, or a checkpoint folder's EMA (else raw) weights."""
     if path.is_dir():
-        for name in ("ema.safetensors", "model.safetensors"):
-            if (path / name).is_file():
-                return path / name
-        raise UserError(f"{path}: no ema.safetensors or model.safetensors in this folder")
+        return checkpoint_weights(path)
     if not path.is_file():
         raise UserError(f"{path}: not found")
     return path

@@ -146,6 +146,22 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(STEP_PREFIX):]))
 
 
+def checkpoint_weights(folder: Path, weights: str = "auto") -> Path:
+    """The weight file of a checkpoint folder: ``ema.safetensors`` or ``model.safetensors``
+    (``weights``: ``"ema"``, ``"model"``, or ``"auto"``, the average when the run kept one).
+
+    Raises:
+        UserError: that file is not in the folder.
+    """
+    folder = Path(folder)
+    if weights == "auto":
+        weights = "ema" if (folder / "ema.safetensors").is_file() else "model"
+    path = folder / f"{weights}.safetensors"
+    if not path.is_file():
+        raise UserError(f"{path}: not found")
+    return path
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read and verify one checkpoint folder.
 

@@ -61,9 +61,7 @@ def interpolate_state(start: dict[str, torch.Tensor], end: dict[str, torch.Tenso
         a = start[key]
         if a.shape != b.shape:
             raise UserError(f"tensor {key}: shape {tuple(a.shape)} against {tuple(b.shape)}")
-        if not b.is_floating_point():
-            out[key] = b.clone()
-        elif alpha == 1.0:
+        if not b.is_floating_point() or alpha == 1.0:   # counters, and the exact end point
             out[key] = b.clone()
         else:
             out[key] = torch.lerp(a.to(torch.float64), b.to(torch.float64), alpha).to(b.dtype)
