@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +13,14 @@ from deblurkit.metrics import evaluate_gopro
 from deblurkit.metrics.reference import psnr_ssim
 from deblurkit.metrics.baselines import wiener_deconvolve
 from deblurkit.synth.job import SynthConfig, run_synth
+from scripts import load_script
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "default_model.py"
 GRID = (1e-3, 1e-2, 1e-1)
 
 
 def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("default_model_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARK, "default_model_benchmark")
 
 
 @pytest.fixture(scope="module")

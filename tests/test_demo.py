@@ -7,9 +7,7 @@ for consistency without running the models on them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import av
@@ -22,6 +20,7 @@ from deblurkit.errors import UserError
 from deblurkit.io import read_image, write_image
 from deblurkit.metrics import psnr, ssim
 from deblurkit.synth.sources import load_skimage_image
+from scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_PHOTO_CROP = (100, 200, 48, 64)   # (top, left, h, w) of astronaut
@@ -30,12 +29,7 @@ TINY_CLIP_FRAMES = 10
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("make_demo_assets",
-                                                  REPO / "tools" / "make_demo_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "tools" / "make_demo_assets.py")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ module == function, and the blended checkpoint folder the bundling tool reads.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from deblurkit.errors import UserError
 from deblurkit.models import create_model
 from deblurkit.models.weights import load_model, read_metadata, save_model
 from deblurkit.training.interpolation import interpolate_state, interpolate_weights
+from scripts import load_script
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "interpolate_weights.py"
 SMALL = {"stem_channels": 4, "widths": [4, 8, 8, 8], "norm": "batch"}
@@ -109,10 +109,7 @@ def test_state_keys_and_shapes_checked():
 
 @pytest.fixture()
 def tool():
-    spec = importlib.util.spec_from_file_location("interpolate_weights", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_tool_writes_a_checkpoint_folder(tool, tmp_path):

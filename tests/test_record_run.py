@@ -3,21 +3,20 @@ another run's weights (the row rebuilt from the base's record up to the start st
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from scripts import load_script
+
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "record_run.py"
 
 
 @pytest.fixture()
 def record_run(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("record_run", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(TOOL)
     monkeypatch.setattr(module, "RESULTS", tmp_path / "system_runs.json")
 
     def run(*argv: str) -> int:

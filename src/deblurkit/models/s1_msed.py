@@ -148,6 +148,11 @@ class ResBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x + self.conv2(self.act(self.conv1(x)))
 
+    def zero_residual_(self) -> None:
+        """Zero the branch's last convolution, so the block outputs its input (used to grow a
+        trained network deeper: :func:`deblurkit.training.grow.grow_into`)."""
+        zero_init_output_layer_(self.conv2)
+
 
 class EncoderBlock(nn.Module):
     """Conv3x3 (stride 1 or 2) -> ReLU -> ``num_resblocks`` ResBlocks (Fig. 3 middle).

@@ -49,6 +49,7 @@ from deblurkit.training.checkpoint import (find_resume_checkpoint, list_checkpoi
 from deblurkit.training.config import (Config, LossConfig, build_config, config_differences,
                                        dump_config, replace_path)
 from deblurkit.training.data import DataStream, make_stream, make_val_loader
+from deblurkit.training.health import FROZEN_WARNING, frozen_share
 from deblurkit.training.optimizers import build_optimizer
 from deblurkit.training.pyramids import target_pyramid
 from deblurkit.utils.seeding import child_seed, name_key
@@ -233,6 +234,7 @@ class Session:
     ema: nn.Module | None = None
     step: int = 0
     epoch_ended: bool = False
+    frozen: float = float("nan")
 
     # helpers used by the step functions ------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -260,6 +262,8 @@ class Session:
     def optimizer_step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         if self.scaler is not None:
             self.scaler.unscale_(optimizer)
+        if module is self.model:
+            self.frozen = frozen_share(module)
         if self.config.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.train.grad_clip)
         if self.scaler is not None:
@@ -818,6 +822,7 @@ class RunState:
     loss: float = float("nan")
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: Path | None = None
+    frozen_warned: bool = False
 
 
 def resume_checkpoint(run_dir: Path, config: Config) -> dict[str, Any]:
@@ -904,6 +909,15 @@ def log_step(session: Session, run: RunState, logs: dict[str, float]) -> None:
     log_every = session.config.train.log_every
     if log_every and session.step % log_every == 0:
         logs["lr"] = session.optimizer.param_groups[0]["lr"]
+        if session.frozen == session.frozen:                     # not NaN: a step was taken
+            logs["frozen"] = session.frozen
+            if (session.frozen > FROZEN_WARNING and session.step >= 2 * log_every
+                    and not run.frozen_warned):
+                run.frozen_warned = True
+                run.log.message(
+                    f"warning: {session.frozen:.0%} of the network's parameters got no gradient "
+                    f"at step {session.step} (a dead sub-network: ReLUs that no longer fire for "
+                    "any input; docs/training.md, 'Dead sub-networks')")
         run.log.scalars(session.step, session.epoch, "train", logs)
     run.log.progress(session.step, run.loss)
 
