@@ -234,7 +234,6 @@ class Session:
     ema: nn.Module | None = None
     step: int = 0
     epoch_ended: bool = False
-    frozen: float = float("nan")
 
     # helpers used by the step functions ------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -262,8 +261,6 @@ class Session:
     def optimizer_step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         if self.scaler is not None:
             self.scaler.unscale_(optimizer)
-        if module is self.model:
-            self.frozen = frozen_share(module)
         if self.config.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.train.grad_clip)
         if self.scaler is not None:
@@ -909,15 +906,14 @@ def log_step(session: Session, run: RunState, logs: dict[str, float]) -> None:
     log_every = session.config.train.log_every
     if log_every and session.step % log_every == 0:
         logs["lr"] = session.optimizer.param_groups[0]["lr"]
-        if session.frozen == session.frozen:                     # not NaN: a step was taken
-            logs["frozen"] = session.frozen
-            if (session.frozen > FROZEN_WARNING and session.step >= 2 * log_every
-                    and not run.frozen_warned):
-                run.frozen_warned = True
-                run.log.message(
-                    f"warning: {session.frozen:.0%} of the network's parameters got no gradient "
-                    f"at step {session.step} (a dead sub-network: ReLUs that no longer fire for "
-                    "any input; docs/training.md, 'Dead sub-networks')")
+        # this step's gradients are still in place (the next step clears them)
+        frozen = logs["frozen"] = frozen_share(session.model)
+        if frozen > FROZEN_WARNING and session.step >= 2 * log_every and not run.frozen_warned:
+            run.frozen_warned = True
+            run.log.message(
+                f"warning: {frozen:.0%} of the network's parameters got no gradient "
+                f"at step {session.step} (a dead sub-network: ReLUs that no longer fire for "
+                "any input; docs/training.md, 'Dead sub-networks')")
         run.log.scalars(session.step, session.epoch, "train", logs)
     run.log.progress(session.step, run.loss)
 

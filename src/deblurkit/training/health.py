@@ -37,7 +37,7 @@ def frozen_share(module: nn.Module) -> float:
     """Share of ``module``'s trainable parameter elements whose gradient is zero or missing.
 
     Counted per element (a partly dead layer counts its dead output channels), after a
-    backward pass and before the optimizer step.
+    backward pass (an optimizer step leaves the gradients in place; clipping scales them).
 
     Args:
         module: the network, after ``loss.backward()``.
