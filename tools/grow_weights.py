@@ -21,17 +21,15 @@ overwritten unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import torch
 import yaml
 
 from deblurkit.errors import UserError
 from deblurkit.models import create_model
-from deblurkit.models.weights import load_model, read_metadata, save_model
-from deblurkit.training.checkpoint import checkpoint_weights
+from deblurkit.models.weights import load_model, read_metadata
+from deblurkit.training.derived import derived_target, output_change, save_derived, weights_file
 from deblurkit.training.grow import grow_into
 
 #: Largest output difference (on [0, 1] pictures) accepted as "the same function".
@@ -51,34 +49,22 @@ def parse_overrides(items: list[str]) -> dict:
 
 def grow(source: Path, overrides: dict, out: Path, *, overwrite: bool = False) -> Path:
     """Write the grown network to ``out/ema.safetensors``; returns that path."""
-    file = checkpoint_weights(source) if source.is_dir() else source
-    if not file.is_file():
-        raise UserError(f"{file}: not found")
+    file = weights_file(source)
+    target = derived_target(out, overwrite=overwrite)
     trained = load_model(file)
-    target = out / "ema.safetensors"
-    if target.exists() and not overwrite:
-        raise UserError(f"{target}: exists (use --overwrite)")
     kwargs = {**trained.deblurkit_kwargs, **overrides}
     try:
         deeper = create_model(trained.deblurkit_name, **kwargs)
     except (TypeError, ValueError) as exc:
         raise UserError(f"{trained.deblurkit_name} with {overrides}: {exc}") from None
     new_blocks = grow_into(deeper, trained.state_dict())
-    deeper.eval()
-    side = 4 * getattr(deeper, "pad_multiple", 16)
-    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        difference = float((deeper(x) - trained(x)).abs().max())
+    difference = output_change(deeper, trained)
     if difference > TOLERANCE:
         raise UserError(f"the grown network differs from {file} by {difference:.2e} "
                         f"(over {TOLERANCE:g}): not function-preserving")
-    header = read_metadata(file)
-    metadata = {k: v for k, v in header.items() if k in ("step", "config")}
-    metadata["grown"] = json.dumps({"source": str(file), "source_step": header.get("step", ""),
-                                    "overrides": overrides, "new_blocks": new_blocks})
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(deeper, target, metadata=metadata, overwrite=True)
-    return target
+    return save_derived(deeper, target, file, "grown", {
+        "source": str(file), "source_step": read_metadata(file).get("step", ""),
+        "overrides": overrides, "new_blocks": new_blocks})
 
 
 def main() -> int:

@@ -20,40 +20,25 @@ overwritten unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
 from deblurkit.errors import UserError
-from deblurkit.models.weights import load_model, read_metadata, save_model
-from deblurkit.training.checkpoint import checkpoint_weights
+from deblurkit.models.weights import load_model, read_metadata
+from deblurkit.training.derived import derived_target, save_derived, weights_file
 from deblurkit.training.interpolation import interpolate_weights
-
-
-def weights_file(path: Path) -> Path:
-    """The weight file of ``path``: itself, or a checkpoint folder's EMA (else raw) weights."""
-    if path.is_dir():
-        return checkpoint_weights(path)
-    if not path.is_file():
-        raise UserError(f"{path}: not found")
-    return path
 
 
 def blend(start: Path, end: Path, alpha: float, out: Path, *, overwrite: bool = False) -> Path:
     """Write the blend of ``start`` and ``end`` to ``out/ema.safetensors``; returns that path."""
     start_file, end_file = weights_file(start), weights_file(end)
-    target = out / "ema.safetensors"
-    if target.exists() and not overwrite:
-        raise UserError(f"{target}: exists (use --overwrite)")
+    target = derived_target(out, overwrite=overwrite)
     model = interpolate_weights(load_model(start_file), load_model(end_file), alpha)
-    header = read_metadata(end_file)
-    metadata = {k: v for k, v in header.items() if k in ("step", "config", "weights")}
-    metadata["interpolation"] = json.dumps({
+    save_derived(model, target, end_file, "interpolation", {
         "start": str(start_file), "start_step": read_metadata(start_file).get("step", ""),
-        "end": str(end_file), "end_step": header.get("step", ""), "alpha": alpha})
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(model, target, metadata=metadata, overwrite=True)
+        "end": str(end_file), "end_step": read_metadata(end_file).get("step", ""),
+        "alpha": alpha}, carry=("step", "config", "weights"))
     config = end_file.parent / "config.yaml"
     if config.is_file():
         shutil.copyfile(config, out / "config.yaml")

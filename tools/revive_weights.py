@@ -31,19 +31,15 @@ import torch
 
 from deblurkit.errors import UserError
 from deblurkit.models import create_model
-from deblurkit.models.weights import load_model, read_metadata, save_model
-from deblurkit.training.checkpoint import checkpoint_weights
+from deblurkit.models.weights import load_model, read_metadata
+from deblurkit.training.derived import derived_target, output_change, save_derived, weights_file
 
 
 def revive(source: Path, keep: list[str], silence: str, out: Path, *, bias: float = 1e-4,
            seed: int = 0, tolerance: float = 1e-3, overwrite: bool = False) -> Path:
     """Write the revived network to ``out/ema.safetensors``; returns that path."""
-    file = checkpoint_weights(source) if source.is_dir() else source
-    if not file.is_file():
-        raise UserError(f"{file}: not found")
-    target = out / "ema.safetensors"
-    if target.exists() and not overwrite:
-        raise UserError(f"{target}: exists (use --overwrite)")
+    file = weights_file(source)
+    target = derived_target(out, overwrite=overwrite)
     trained = load_model(file)
     state = trained.state_dict()
     for prefix in keep:
@@ -63,22 +59,13 @@ def revive(source: Path, keep: list[str], silence: str, out: Path, *, bias: floa
     with torch.no_grad():
         layer.weight.zero_()
         layer.bias.fill_(bias)
-    fresh.eval()
-    side = 4 * getattr(fresh, "pad_multiple", 16)
-    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        change = float((fresh(x) - trained(x)).abs().max())
+    change = output_change(fresh, trained)
     if change > tolerance:
         raise UserError(f"the revived network's output moves by {change:.2e} from {file} "
                         f"(over {tolerance:g}): keep more, or silence the layer that joins them")
-    header = read_metadata(file)
-    metadata = {k: v for k, v in header.items() if k in ("step", "config")}
-    metadata["revived"] = json.dumps({
-        "source": str(file), "source_step": header.get("step", ""), "keep": keep,
+    return save_derived(fresh, target, file, "revived", {
+        "source": str(file), "source_step": read_metadata(file).get("step", ""), "keep": keep,
         "silence": silence, "bias": bias, "seed": seed, "max_change": change})
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(fresh, target, metadata=metadata, overwrite=True)
-    return target
 
 
 def main() -> int:
