@@ -27,6 +27,7 @@ SMALL_KWARGS: dict[str, dict] = {
     "s1_msed_3scale": dict(base_width=4),
     "s1_msed_shared": dict(base_width=4),
     "s1_msed_fast": dict(base_width=4),
+    "s1_msed_fast_stable": dict(base_width=4),
     "s2_msrn": dict(width=8),
     "s2_msrn_small": dict(width=8),
     "s2_msrn_cpu": dict(width=8, num_msrb=1),

@@ -13,9 +13,11 @@ from torch import nn
 
 from deblurkit.models import create_model
 from deblurkit.models.discriminators import S2_LAYERS, PatchDiscriminator, S2Discriminator
-from deblurkit.models.s1_msed import EncoderDecoder, MultiScaleEncoderDecoder, area_pyramid
+from deblurkit.models.s1_msed import (EncoderDecoder, MultiScaleEncoderDecoder, ResBlock,
+                                      area_pyramid)
 from deblurkit.models.s2_msrn import (MSRB, MultiScaleResidualNetwork, gaussian_blur,
                                       gaussian_kernel1d, gaussian_pyramid, msrb_parameter_count)
+from deblurkit.training.health import frozen_share
 from realistic_recipes import REALISTIC, check_realistic_recipe, max_conv_input_side
 
 REPO = REALISTIC.parents[1]
@@ -183,6 +185,58 @@ def test_s1_fast_variant_is_registered_and_starts_at_the_identity():
     net = create_model("s1_msed_fast", base_width=4, residual_init="zero")
     x = torch.rand(1, 3, 24, 40)
     assert net.space_to_depth == 2 and torch.equal(net(x), x)
+
+
+def test_s1_stable_variant_adds_one_zero_scale_per_block_and_no_resample_relu():
+    fast = create_model("s1_msed_fast", base_width=8, max_width=16)
+    stable = create_model("s1_msed_fast_stable", base_width=8, max_width=16,
+                          residual_init="zero")
+    blocks = [m for m in stable.modules() if isinstance(m, ResBlock)]
+    assert all(torch.equal(b.scale, torch.zeros_like(b.scale)) for b in blocks)
+    assert count(stable) - count(fast) == sum(b.conv1.in_channels for b in blocks)
+    network = stable.scales[0]
+    assert all(isinstance(block.act, nn.Identity) for block in [*network.encoder, *network.decoder])
+    assert all(isinstance(block.act, nn.ReLU) for block in fast.scales[0].encoder)
+    x = torch.rand(1, 3, 40, 24)
+    assert torch.equal(stable(x), x)
+    with pytest.raises(ValueError, match="resample_activation"):
+        create_model("s1_msed_fast", resample_activation="gelu")
+
+
+@pytest.mark.parametrize("name, dead", [("s1_msed_fast", True), ("s1_msed_fast_stable", False)])
+def test_s1_coarse_levels_die_behind_a_negative_upsampling_only_with_the_paper_relu(name, dead):
+    """The failure of the long run (docs/default-model.md): once the transposed convolution that
+    joins the coarse levels to the finest outputs only negative values, its ReLU passes no
+    gradient to any coarser parameter. Without that ReLU the same weights still learn."""
+    torch.manual_seed(0)
+    net = create_model(name, base_width=8, max_width=16, global_residual=True)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, ResBlock) and module.scale is not None:
+                module.scale.fill_(0.1)                      # a trained block's scale
+        net.scales[0].decoder[2].out.bias.fill_(-1e3)      # the layer that died in the run
+    x = torch.rand(2, 3, 128, 128)
+    (net(x) - torch.rand_like(x)).abs().mean().backward()
+    coarse = [p for n, p in net.named_parameters()    # all but the finest level and the join
+              if not n.startswith(("scales.0.encoder.0.", "scales.0.decoder.3.",
+                                   "scales.0.decoder.2.out."))]
+    silent = sum(int((p.grad == 0).sum()) for p in coarse) / sum(p.numel() for p in coarse)
+    assert silent == 1.0 if dead else silent < 1e-3
+    assert frozen_share(net) > 0.5 if dead else frozen_share(net) < 0.1
+
+
+def test_s1_stable_variant_learns_everywhere_after_its_first_step():
+    torch.manual_seed(0)
+    net = create_model("s1_msed_fast_stable", base_width=8, max_width=16, residual_init="zero")
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128)
+    shares = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        (net(x) - y).abs().mean().backward()
+        shares.append(frozen_share(net))
+        optimizer.step()
+    assert shares[0] > 0.5 and shares[2] < 0.01   # zero scales and output: silent for one step
 
 
 # ----------------------------------------------------------------------------------------- S2

@@ -48,6 +48,16 @@ Choices where the paper is silent or ambiguous (each is an argument where it mat
   which states identical structure, not shared weights, and Nah et al. (the model S1 follows)
   do not share; default ``share_weights=False``. With sharing, one network serves every scale
   (the fusion weights stay per scale).
+- *Bounded activations* (not in the paper; ``s1_msed_fast_stable``): the paper's blocks have
+  no normalisation, so with the identity paths the activations of the coarse levels can grow
+  without bound in training; once the ReLU after a transposed convolution sees only negative
+  inputs, everything coarser gets no gradient again. The long run that made ``s1`` lost its
+  three coarse levels that way (docs/default-model.md, "The plateau was a dead network").
+  ``res_scale=True`` multiplies each residual branch by a learnable per-channel scale that
+  starts at 0 (ReZero / SkipInit), so every block starts as the identity and the activations
+  grow only as far as the loss asks; ``resample_activation="none"`` makes the encoder's
+  (strided) convolutions and the decoder's transposed convolutions linear, so no ReLU sits
+  alone on the path between levels.
 - *Outputs*: :meth:`MultiScaleEncoderDecoder.restore` returns every scale's output, coarse ->
   fine; the authors train on the finest only (their multi-scale loss was rejected), which is
   what ``forward`` returns.
@@ -82,6 +92,15 @@ UPSAMPLE_FACTOR = 2
 FUSIONS = ("weighted", "concat")
 #: Initial value of the learnable weight ``a`` of the "average weighted sum".
 FUSION_INIT = 0.5
+#: What follows the convolutions that change level (encoder, transposed decoder convolution).
+RESAMPLE_ACTIVATIONS = ("relu", "none")
+
+
+def resample_activation_layer(name: str) -> nn.Module:
+    """The activation after a level-changing convolution: ReLU (paper) or none (linear)."""
+    if name not in RESAMPLE_ACTIVATIONS:
+        raise ValueError(f"resample_activation must be one of {RESAMPLE_ACTIVATIONS}, got {name!r}")
+    return nn.ReLU(inplace=True) if name == "relu" else nn.Identity()
 
 
 def upsample2x(x: Tensor) -> Tensor:
@@ -135,18 +154,26 @@ class ResBlock(nn.Module):
 
     Args:
         channels: input = output width.
+        res_scale: multiply the branch by a learnable per-channel scale ``scale`` of shape
+            ``(1, C, 1, 1)`` that starts at 0 (the block starts as the identity; not in the
+            paper). False: no scale (the paper's block).
 
     Shape: ``(B, C, H, W) -> (B, C, H, W)``.
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, res_scale: bool = False) -> None:
         super().__init__()
         self.conv1 = _conv(channels, channels)
         self.act = nn.ReLU(inplace=True)
         self.conv2 = _conv(channels, channels)
+        if res_scale:
+            self.scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        else:
+            self.register_parameter("scale", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(self.act(self.conv1(x)))
+        branch = self.conv2(self.act(self.conv1(x)))
+        return x + (branch if self.scale is None else self.scale * branch)
 
     def zero_residual_(self) -> None:
         """Zero the branch's last convolution, so the block outputs its input (used to grow a
@@ -155,39 +182,45 @@ class ResBlock(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """Conv3x3 (stride 1 or 2) -> ReLU -> ``num_resblocks`` ResBlocks (Fig. 3 middle).
+    """Conv3x3 (stride 1 or 2) -> ReLU -> ``num_resblocks`` ResBlocks (Fig. 3 middle); the
+    ReLU is left out with ``resample_activation="none"``.
 
     Shape: ``(B, C_in, H, W) -> (B, C_out, H / stride, W / stride)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
-                 num_resblocks: int) -> None:
+                 num_resblocks: int, res_scale: bool = False,
+                 resample_activation: str = "relu") -> None:
         super().__init__()
         self.conv = _conv(in_channels, out_channels, stride=stride)
-        self.act = nn.ReLU(inplace=True)
-        self.resblocks = nn.Sequential(*[ResBlock(out_channels) for _ in range(num_resblocks)])
+        self.act = resample_activation_layer(resample_activation)
+        self.resblocks = nn.Sequential(*[ResBlock(out_channels, res_scale)
+                                         for _ in range(num_resblocks)])
 
     def forward(self, x: Tensor) -> Tensor:
         return self.resblocks(self.act(self.conv(x)))
 
 
 class DecoderBlock(nn.Module):
-    """``num_resblocks`` ResBlocks, then ConvT4x4 stride 2 + ReLU (Fig. 3 right), or, for
-    the last block (``upsample=False``), a linear Conv3x3 to the output channels.
+    """``num_resblocks`` ResBlocks, then ConvT4x4 stride 2 + ReLU (Fig. 3 right; no ReLU with
+    ``resample_activation="none"``), or, for the last block (``upsample=False``), a linear
+    Conv3x3 to the output channels.
 
     Shape: ``(B, C_in, H, W) -> (B, C_out, 2H, 2W)`` (or ``(B, C_out, H, W)``).
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_resblocks: int,
-                 upsample: bool) -> None:
+                 upsample: bool, res_scale: bool = False,
+                 resample_activation: str = "relu") -> None:
         super().__init__()
-        self.resblocks = nn.Sequential(*[ResBlock(in_channels) for _ in range(num_resblocks)])
+        self.resblocks = nn.Sequential(*[ResBlock(in_channels, res_scale)
+                                         for _ in range(num_resblocks)])
         self.upsample = upsample
         if upsample:
             self.out = nn.ConvTranspose2d(in_channels, out_channels, DECONV_KERNEL,
                                           stride=UPSAMPLE_FACTOR,
                                           padding=(DECONV_KERNEL - UPSAMPLE_FACTOR) // 2)
-            self.act: nn.Module = nn.ReLU(inplace=True)
+            self.act: nn.Module = resample_activation_layer(resample_activation)
         else:
             self.out = _conv(in_channels, out_channels)
             self.act = nn.Identity()
@@ -211,6 +244,9 @@ class EncoderDecoder(nn.Module):
         decoder_resblocks: ResBlocks per decoder block, likewise; None: the same as the
             encoder's.
         max_width: cap on the doubling widths (None: no cap; the paper doubles every level).
+        res_scale: residual branches scaled by a learnable per-channel scale starting at 0.
+        resample_activation: ``"relu"`` (paper) or ``"none"`` after the level-changing
+            convolutions.
 
     Shape:
         ``forward(x, coarse)``: ``x`` is ``(B, in_channels, H, W)``; ``coarse`` is ``None``
@@ -222,8 +258,10 @@ class EncoderDecoder(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, base_width: int = 32,
                  depth: int = 4, num_resblocks: int | Sequence[int] = 2,
                  decoder_resblocks: int | Sequence[int] | None = None,
-                 max_width: int | None = None) -> None:
+                 max_width: int | None = None, res_scale: bool = False,
+                 resample_activation: str = "relu") -> None:
         super().__init__()
+        block_options = {"res_scale": res_scale, "resample_activation": resample_activation}
         widths = [min(base_width * 2 ** level, max_width or base_width * 2 ** level)
                   for level in range(depth)]
         enc_blocks = per_level(num_resblocks, depth, "num_resblocks")
@@ -232,7 +270,7 @@ class EncoderDecoder(nn.Module):
         self.encoder = nn.ModuleList(
             EncoderBlock(in_channels if level == 0 else widths[level - 1], widths[level],
                          stride=1 if level == 0 else UPSAMPLE_FACTOR,
-                         num_resblocks=enc_blocks[level])
+                         num_resblocks=enc_blocks[level], **block_options)
             for level in range(depth))
         # decoder[j] works at level depth-1-j; it sees its input concatenated with the encoder
         # skip except at the deepest level.
@@ -241,10 +279,10 @@ class EncoderDecoder(nn.Module):
             width_in = widths[level] if level == depth - 1 else 2 * widths[level]
             if level > 0:
                 self.decoder.append(DecoderBlock(width_in, widths[level - 1], dec_blocks[level],
-                                                 upsample=True))
+                                                 upsample=True, **block_options))
             else:
                 self.decoder.append(DecoderBlock(width_in, out_channels, dec_blocks[level],
-                                                 upsample=False))
+                                                 upsample=False, **block_options))
 
     def forward(self, x: Tensor, coarse: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
         skips = []
@@ -274,6 +312,11 @@ class EncoderDecoder(nn.Module):
                 num_scales=1, space_to_depth=2, base_width=24, max_width=128, depth=4,
                 num_resblocks=(1, 2, 3, 4), decoder_resblocks=(1, 1, 1, 2),
                 global_residual=True)
+@register_model("s1_msed_fast_stable", kind="generator",
+                paper=PAPER + " (fast CPU variant, bounded activations)",
+                num_scales=1, space_to_depth=2, base_width=24, max_width=128, depth=4,
+                num_resblocks=(1, 2, 3, 4), decoder_resblocks=(1, 1, 1, 2),
+                global_residual=True, res_scale=True, resample_activation="none")
 @register_model("s1_msed", kind="generator", paper=PAPER, num_scales=2)
 class MultiScaleEncoderDecoder(RestorationNet):
     """S1's multi-scale encoder-decoder (see the module docstring for every choice made).
@@ -302,6 +345,12 @@ class MultiScaleEncoderDecoder(RestorationNet):
             scale's last 3x3 convolution starts at zero so that, with ``global_residual``
             (required), the untrained network outputs its input exactly (not in the paper; for
             short training runs).
+        res_scale: scale every residual branch by a learnable per-channel factor that starts
+            at 0 (not in the paper; default False).
+        resample_activation: ``"relu"`` after the encoder's and the decoder's level-changing
+            convolutions (default, as in SRN) or ``"none"`` (linear; not in the paper).
+            ``s1_msed_fast_stable`` is ``s1_msed_fast`` with both (module docstring,
+            "Bounded activations").
 
     Shape:
         - Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W (padded to ``pad_multiple =
@@ -322,7 +371,8 @@ class MultiScaleEncoderDecoder(RestorationNet):
                  cross_scale_residual: bool = True, global_residual: bool = False,
                  residual_init: str = "default",
                  decoder_resblocks: int | Sequence[int] | None = None,
-                 space_to_depth: int = 1, max_width: int | None = None) -> None:
+                 space_to_depth: int = 1, max_width: int | None = None,
+                 res_scale: bool = False, resample_activation: str = "relu") -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if not 1 <= num_scales:
@@ -346,7 +396,8 @@ class MultiScaleEncoderDecoder(RestorationNet):
         count = 1 if share_weights else num_scales
         self.scales = nn.ModuleList(
             EncoderDecoder(in_channels, 3 * space_to_depth ** 2, base_width, depth,
-                           num_resblocks, decoder_resblocks, max_width) for _ in range(count))
+                           num_resblocks, decoder_resblocks, max_width, res_scale,
+                           resample_activation) for _ in range(count))
         if fusion == "weighted" and num_scales > 1:
             self.fusion_weights = nn.Parameter(torch.full((num_scales - 1,), FUSION_INIT))
         else:
@@ -363,6 +414,9 @@ class MultiScaleEncoderDecoder(RestorationNet):
                     nn.init.zeros_(module.bias)
         if self.fusion_weights is not None:
             nn.init.constant_(self.fusion_weights, FUSION_INIT)
+        for module in self.modules():
+            if isinstance(module, ResBlock) and module.scale is not None:
+                nn.init.zeros_(module.scale)
         if self.residual_init == "zero":
             for network in self.scales:
                 zero_init_output_layer_(network.decoder[-1].out)
