@@ -53,7 +53,7 @@ Choices where the paper is silent or ambiguous (each is an argument where it mat
   without bound in training; once the ReLU after a transposed convolution sees only negative
   inputs, everything coarser gets no gradient again. The long run that made ``s1`` lost its
   three coarse levels that way (docs/default-model.md, "The plateau was a dead network").
-  ``res_scale=True`` multiplies each residual branch by a learnable per-channel scale that
+  ``res_scale=0.0`` multiplies each residual branch by a learnable per-channel scale that
   starts at 0 (ReZero / SkipInit), so every block starts as the identity and the activations
   grow only as far as the loss asks; ``resample_activation="none"`` makes the encoder's
   (strided) convolutions and the decoder's transposed convolutions linear, so no ReLU sits
@@ -155,19 +155,20 @@ class ResBlock(nn.Module):
     Args:
         channels: input = output width.
         res_scale: multiply the branch by a learnable per-channel scale ``scale`` of shape
-            ``(1, C, 1, 1)`` that starts at 0 (the block starts as the identity; not in the
-            paper). False: no scale (the paper's block).
+            ``(1, C, 1, 1)`` that starts at this value (0: the block starts as the identity;
+            not in the paper). None: no scale (the paper's block).
 
     Shape: ``(B, C, H, W) -> (B, C, H, W)``.
     """
 
-    def __init__(self, channels: int, res_scale: bool = False) -> None:
+    def __init__(self, channels: int, res_scale: float | None = None) -> None:
         super().__init__()
         self.conv1 = _conv(channels, channels)
         self.act = nn.ReLU(inplace=True)
         self.conv2 = _conv(channels, channels)
-        if res_scale:
-            self.scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.scale_init = res_scale
+        if res_scale is not None:
+            self.scale = nn.Parameter(torch.full((1, channels, 1, 1), float(res_scale)))
         else:
             self.register_parameter("scale", None)
 
@@ -189,7 +190,7 @@ class EncoderBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
-                 num_resblocks: int, res_scale: bool = False,
+                 num_resblocks: int, res_scale: float | None = None,
                  resample_activation: str = "relu") -> None:
         super().__init__()
         self.conv = _conv(in_channels, out_channels, stride=stride)
@@ -210,7 +211,7 @@ class DecoderBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_resblocks: int,
-                 upsample: bool, res_scale: bool = False,
+                 upsample: bool, res_scale: float | None = None,
                  resample_activation: str = "relu") -> None:
         super().__init__()
         self.resblocks = nn.Sequential(*[ResBlock(in_channels, res_scale)
@@ -244,7 +245,8 @@ class EncoderDecoder(nn.Module):
         decoder_resblocks: ResBlocks per decoder block, likewise; None: the same as the
             encoder's.
         max_width: cap on the doubling widths (None: no cap; the paper doubles every level).
-        res_scale: residual branches scaled by a learnable per-channel scale starting at 0.
+        res_scale: residual branches scaled by a learnable per-channel scale starting at this
+            value (None: no scale).
         resample_activation: ``"relu"`` (paper) or ``"none"`` after the level-changing
             convolutions.
 
@@ -258,7 +260,7 @@ class EncoderDecoder(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, base_width: int = 32,
                  depth: int = 4, num_resblocks: int | Sequence[int] = 2,
                  decoder_resblocks: int | Sequence[int] | None = None,
-                 max_width: int | None = None, res_scale: bool = False,
+                 max_width: int | None = None, res_scale: float | None = None,
                  resample_activation: str = "relu") -> None:
         super().__init__()
         block_options = {"res_scale": res_scale, "resample_activation": resample_activation}
@@ -316,7 +318,7 @@ class EncoderDecoder(nn.Module):
                 paper=PAPER + " (fast CPU variant, bounded activations)",
                 num_scales=1, space_to_depth=2, base_width=24, max_width=128, depth=4,
                 num_resblocks=(1, 2, 3, 4), decoder_resblocks=(1, 1, 1, 2),
-                global_residual=True, res_scale=True, resample_activation="none")
+                global_residual=True, res_scale=0.0, resample_activation="none")
 @register_model("s1_msed", kind="generator", paper=PAPER, num_scales=2)
 class MultiScaleEncoderDecoder(RestorationNet):
     """S1's multi-scale encoder-decoder (see the module docstring for every choice made).
@@ -346,7 +348,8 @@ class MultiScaleEncoderDecoder(RestorationNet):
             (required), the untrained network outputs its input exactly (not in the paper; for
             short training runs).
         res_scale: scale every residual branch by a learnable per-channel factor that starts
-            at 0 (not in the paper; default False).
+            at this value (not in the paper; ``s1_msed_fast_stable``: 0, every block starts as
+            the identity; default None: no scale).
         resample_activation: ``"relu"`` after the encoder's and the decoder's level-changing
             convolutions (default, as in SRN) or ``"none"`` (linear; not in the paper).
             ``s1_msed_fast_stable`` is ``s1_msed_fast`` with both (module docstring,
@@ -372,7 +375,7 @@ class MultiScaleEncoderDecoder(RestorationNet):
                  residual_init: str = "default",
                  decoder_resblocks: int | Sequence[int] | None = None,
                  space_to_depth: int = 1, max_width: int | None = None,
-                 res_scale: bool = False, resample_activation: str = "relu") -> None:
+                 res_scale: float | None = None, resample_activation: str = "relu") -> None:
         super().__init__()
         self.residual_init = check_residual_init(residual_init, has_global_skip=global_residual)
         if not 1 <= num_scales:
@@ -416,7 +419,7 @@ class MultiScaleEncoderDecoder(RestorationNet):
             nn.init.constant_(self.fusion_weights, FUSION_INIT)
         for module in self.modules():
             if isinstance(module, ResBlock) and module.scale is not None:
-                nn.init.zeros_(module.scale)
+                nn.init.constant_(module.scale, module.scale_init)
         if self.residual_init == "zero":
             for network in self.scales:
                 zero_init_output_layer_(network.decoder[-1].out)
