@@ -65,7 +65,7 @@ def test_save_derived_carries_step_and_config_and_records_how(tmp_path):
     src = save_model(small(), tmp_path / "src.safetensors",
                      metadata={"step": "4500", "config": "name: x", "other": "dropped"})
     target = derived_target(tmp_path / "out")
-    save_derived(small(1), target, src, "made", {"alpha": 0.5, "source": str(src)})
+    save_derived(small(1), target, read_metadata(src), "made", {"alpha": 0.5, "source": str(src)})
     header = read_metadata(target)
     assert header["step"] == "4500" and header["config"] == "name: x" and "other" not in header
     assert json.loads(header["made"]) == {"alpha": 0.5, "source": str(src)}

@@ -62,8 +62,9 @@ def grow(source: Path, overrides: dict, out: Path, *, overwrite: bool = False) -
     if difference > TOLERANCE:
         raise UserError(f"the grown network differs from {file} by {difference:.2e} "
                         f"(over {TOLERANCE:g}): not function-preserving")
-    return save_derived(deeper, target, file, "grown", {
-        "source": str(file), "source_step": read_metadata(file).get("step", ""),
+    header = read_metadata(file)
+    return save_derived(deeper, target, header, "grown", {
+        "source": str(file), "source_step": header.get("step", ""),
         "overrides": overrides, "new_blocks": new_blocks})
 
 

@@ -35,9 +35,10 @@ def blend(start: Path, end: Path, alpha: float, out: Path, *, overwrite: bool = 
     start_file, end_file = weights_file(start), weights_file(end)
     target = derived_target(out, overwrite=overwrite)
     model = interpolate_weights(load_model(start_file), load_model(end_file), alpha)
-    save_derived(model, target, end_file, "interpolation", {
+    header = read_metadata(end_file)
+    save_derived(model, target, header, "interpolation", {
         "start": str(start_file), "start_step": read_metadata(start_file).get("step", ""),
-        "end": str(end_file), "end_step": read_metadata(end_file).get("step", ""),
+        "end": str(end_file), "end_step": header.get("step", ""),
         "alpha": alpha}, carry=("step", "config", "weights"))
     config = end_file.parent / "config.yaml"
     if config.is_file():

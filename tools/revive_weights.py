@@ -63,8 +63,9 @@ def revive(source: Path, keep: list[str], silence: str, out: Path, *, bias: floa
     if change > tolerance:
         raise UserError(f"the revived network's output moves by {change:.2e} from {file} "
                         f"(over {tolerance:g}): keep more, or silence the layer that joins them")
-    return save_derived(fresh, target, file, "revived", {
-        "source": str(file), "source_step": read_metadata(file).get("step", ""), "keep": keep,
+    header = read_metadata(file)
+    return save_derived(fresh, target, header, "revived", {
+        "source": str(file), "source_step": header.get("step", ""), "keep": keep,
         "silence": silence, "bias": bias, "seed": seed, "max_change": change})
 
 

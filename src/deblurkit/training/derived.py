@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from deblurkit.errors import UserError
-from deblurkit.models.weights import read_metadata, save_model
+from deblurkit.models.weights import save_model
 from deblurkit.training.checkpoint import checkpoint_weights
 
 #: The weight file a derived output folder holds (what ``model.init`` and ``--model`` read).
@@ -86,15 +86,15 @@ def output_change(model: nn.Module, reference: nn.Module, *, seed: int = 0) -> f
         return float((model(x) - reference(x)).abs().max())
 
 
-def save_derived(model: nn.Module, target: Path, source: Path, record_key: str,
+def save_derived(model: nn.Module, target: Path, header: Mapping[str, str], record_key: str,
                  record: Mapping[str, Any], *, carry: Iterable[str] = CARRIED_HEADER) -> Path:
-    """Write ``model`` to ``target`` with ``source``'s header entries ``carry`` and
-    ``record`` as JSON under ``record_key``; creates the folder; returns ``target``.
+    """Write ``model`` to ``target`` with the entries ``carry`` of the source's ``header``
+    (:func:`deblurkit.models.weights.read_metadata`, read once by the caller) and ``record`` as
+    JSON under ``record_key``; creates the folder; returns ``target``.
 
     The write is atomic (:func:`deblurkit.models.weights.save_model`); call
     :func:`derived_target` first, which is where an existing output is refused.
     """
-    header = read_metadata(source)
     metadata = {k: v for k, v in header.items() if k in tuple(carry)}
     metadata[record_key] = json.dumps(dict(record))
     target.parent.mkdir(parents=True, exist_ok=True)
