@@ -123,12 +123,14 @@ def measure(name: str, runs: int, skip_onnx: bool, probe_result: dict) -> dict:
 
 def table(rows: list[dict], probe_result: dict) -> str:
     shapes = ", ".join(f"{c}->{c} at {w}x{w}" for c, w in PROBE_SHAPES)
-    lines = [f"Probe (fastest of 3x3 convolutions {shapes}, batch 1, best of the runs): "
+    lines = [f"Probe (fastest of 3x3 convolutions {shapes}, batch 1, best of the runs), latest run: "
              f"{probe_result['fp32_gmacs']:.1f} GMAC/s fp32, "
-             f"{probe_result['bf16_gmacs']:.1f} GMAC/s bf16.", "",
+             f"{probe_result['bf16_gmacs']:.1f} GMAC/s bf16. Each row's peak is against the probe "
+             "of the run that timed it (`probe` in the result file); rows timed in different runs "
+             "compare only roughly.", "",
              "| model | GMAC (720p) | torch fp32 s | MP/s | peak | torch bf16 s | MP/s | peak "
-             "| ORT (2 thr) s | MP/s | peak | load avg |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| ORT (2 thr) s | MP/s | peak | load avg | measured |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for row in rows:
         cells = [row["name"], f"{row['macs'] / 1e9:.0f}"]
         for key in ("torch_fp32", "torch_bf16", "onnxruntime"):
@@ -139,13 +141,16 @@ def table(rows: list[dict], probe_result: dict) -> str:
                 cells += [f"{result['seconds']:.2f}", f"{result['megapixels_per_s']:.3f}",
                           f"{100 * result['peak_fraction']:.0f}%"]
         cells.append(f"{row['load_before'][0]:.1f} / {row['load_after'][0]:.1f}")
+        cells.append(row.get("measured_at", "")[:10])
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r['name']}: ONNX {r['onnx_note']}" for r in rows if r.get("onnx_note")]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
-def update_doc(text: str, command: str) -> None:
-    replace_marked_block(DOC, START, END, f"\n`{command}`\n\n{text}\n")
+def update_doc(text: str, commands: list[dict]) -> None:
+    runs = "\n".join(f"- `{c['command']}` ({c['date']})" for c in commands)
+    replace_marked_block(DOC, START, END, f"\nRuns that made the rows (a later run replaces the rows it "
+                                          f"times):\n\n{runs}\n\n{text}\n")
 
 
 def main() -> None:
@@ -189,11 +194,11 @@ def main() -> None:
         save_json(RESULT_FILE, {"machine": machine(), "probe_latest": probe_result,
                                 "resolution": f"{HD[1]}x{HD[0]}", "models": ordered})
     command = ("python benchmarks/inference.py " + " ".join(sys.argv[1:])).strip()
-    if args.reprobe:  # the rows were timed by the stored command; only the probe is new
-        command = f"{previous.get('command', 'python benchmarks/inference.py')}` then `{command}"
-    else:
-        save_json(RESULT_FILE, {**json.loads(path.read_text()), "command": command})
-    update_doc(table([rows[n] for n in sorted(rows)], probe_result), command)
+    commands = previous.get("commands") or ([{"command": previous["command"], "date": "earlier"}]
+                                            if "command" in previous else [])
+    commands = [*commands, {"command": command, "date": time.strftime("%Y-%m-%d")}]
+    save_json(RESULT_FILE, {**json.loads(path.read_text()), "commands": commands})
+    update_doc(table([rows[n] for n in sorted(rows)], probe_result), commands)
 
 
 if __name__ == "__main__":

@@ -102,15 +102,20 @@ def main() -> None:
     timings = RESULTS / RESULT_FILE
     latency = ({r["name"]: r for r in json.loads(timings.read_text())["models"]}
                if timings.exists() else {})
-    rows = []
+    # A glob re-measures some rows; the others are kept from the last run (rows of models no
+    # longer registered are dropped), so the file and the table always cover every model.
+    previous = RESULTS / "models.json"
+    by_name = ({r["name"]: r for r in json.loads(previous.read_text())["models"]}
+               if previous.exists() else {})
     for name in list_models(args.models):
         row = measure(name, latency)
         print(f"{name:32s} params {row['params'] / 1e6:7.2f}M  MACs720 {fmt_g(row['macs_1280x720']):>10s}  "
               f"fp32 {fmt_s(row.get('latency_fp32_s')):>8s}  bf16 {fmt_s(row.get('latency_bf16_s')):>8s}", flush=True)
-        rows.append(row)
+        by_name[name] = row
+    rows = [by_name[name] for name in list_models() if name in by_name]
     info = machine()
     save_json("models.json", {"machine": info, "models": rows})
-    if not args.no_doc and args.models == "*":
+    if not args.no_doc:
         update_doc(table(rows), info, "python benchmarks/models.py")
 
 

@@ -239,6 +239,20 @@ def test_s1_stable_variant_learns_everywhere_after_its_first_step():
     assert shares[0] > 0.5 and shares[2] < 0.01   # zero scales and output: silent for one step
 
 
+def test_s1_stable_block_keeps_bf16_autocast_in_bf16():
+    """A float32 scale times a bf16 branch would turn the residual stream into float32 under
+    CPU autocast (every later elementwise op at twice the memory traffic); the block multiplies
+    in the branch's dtype, and in float32 it computes exactly ``x + scale * branch``."""
+    torch.manual_seed(0)
+    block = ResBlock(8, res_scale=0.5)
+    x = torch.rand(1, 8, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = block.conv1(x)
+        assert block(h).dtype == torch.bfloat16
+    branch = block.conv2(block.act(block.conv1(x)))
+    assert torch.equal(block(x), x + block.scale * branch)
+
+
 # ----------------------------------------------------------------------------------------- S2
 @pytest.mark.parametrize("m", [4, 64])
 def test_msrb_parameter_count(m):

@@ -174,7 +174,11 @@ class ResBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         branch = self.conv2(self.act(self.conv1(x)))
-        return x + (branch if self.scale is None else self.scale * branch)
+        if self.scale is None:
+            return x + branch
+        # In the branch's dtype: under bf16 autocast a float32 scale would turn the residual
+        # stream (and every later elementwise op) into float32.
+        return x + self.scale.to(branch.dtype) * branch
 
     def zero_residual_(self) -> None:
         """Zero the branch's last convolution, so the block outputs its input (used to grow a
