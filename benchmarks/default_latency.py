@@ -13,7 +13,10 @@ line says which). Models:
   ``s1_msed_1scale(base_width=16, num_resblocks=1, global_residual=True)`` (built here with
   untrained weights: speed does not depend on weight values);
 - ``default``: the bundled file, as ``deblurkit restore`` runs it (``Restorer``: padding to the
-  model's multiple, conversion to and from 8-bit), plain and with ``--tta 8``.
+  model's multiple, conversion to and from 8-bit), plain and with ``--tta 8``, with the low-pass
+  guard its card attaches (``deblurkit.models.guard``); its network without the guard; and the
+  guard alone (over three times the runs: a few milliseconds, below the noise of the network's
+  timings).
 
 Results: ``benchmarks/results/default_latency.json`` and the table between the
 ``default-latency`` markers of ``docs/performance.md``. The load average before and after is
@@ -51,6 +54,19 @@ def _restorer_latency(tta: int, runs: int) -> float:
     return seconds
 
 
+def _guard_latency(guard: torch.nn.Module, shape: tuple[int, ...], runs: int) -> dict[str, float]:
+    """The guard alone on an input and an output of ``shape`` (the guard's cost is small
+    beside the network's, so it is timed apart, over more runs, rather than read as the
+    difference of two noisy network timings)."""
+    x = torch.rand(*shape).to(memory_format=torch.channels_last)
+    y = torch.rand(*shape).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fp32, _ = median_latency(lambda: guard(x, y), runs)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16, _ = median_latency(lambda: guard(x, y), runs)
+    return {"fp32": fp32, "bf16": bf16}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed calls (median)")
@@ -60,6 +76,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from deblurkit.models import create_model
+    from deblurkit.models.guard import attach_guard
     from deblurkit.pretrained import load_bundled
 
     load_before = os.getloadavg()[0]
@@ -68,6 +85,8 @@ def main() -> None:
     previous = fp32_bf16_latency(create_model(name, **kwargs), shape, args.runs)
     default_model = load_bundled("default")
     current = fp32_bf16_latency(default_model, shape, args.runs)
+    bare = fp32_bf16_latency(attach_guard(load_bundled("default"), None), shape, args.runs)
+    guard_alone = _guard_latency(default_model.guard, shape, 3 * args.runs)
     restore = _restorer_latency(1, args.runs)
     restore_tta = _restorer_latency(8, args.tta_runs)
     load_after = os.getloadavg()[0]
@@ -76,6 +95,8 @@ def main() -> None:
               "default": sum(p.numel() for p in default_model.parameters())}
     data = {"machine": machine(), "resolution": f"{HD[1]}x{HD[0]}", "runs": args.runs,
             "load_average": [load_before, load_after], "previous": previous, "default": current,
+            "default_unguarded": bare, "guard": repr(default_model.guard),
+            "guard_alone": guard_alone,
             "restorer_seconds": restore, "restorer_tta8_seconds": restore_tta,
             "parameters": params,
             "architectures": {"previous": f"{name} {kwargs}",
@@ -90,9 +111,13 @@ def main() -> None:
             "restore --tta 8 s |", "| --- | ---: | ---: | ---: | ---: | ---: |",
             f"| previous default (`{name}`, width 16) | {params['previous'] / 1e6:.2f} M | "
             f"{previous['fp32']:.2f} | {previous['bf16']:.2f} | - | - |",
-            f"| `default` (`{default_model.deblurkit_name}`) | {params['default'] / 1e6:.2f} M | "
-            f"{current['fp32']:.2f} | {current['bf16']:.2f} | {restore:.2f} | "
-            f"{restore_tta:.2f} |", ""]
+            f"| `default` (`{default_model.deblurkit_name}`, {default_model.guard}) | "
+            f"{params['default'] / 1e6:.2f} M | {current['fp32']:.2f} | {current['bf16']:.2f} | "
+            f"{restore:.2f} | {restore_tta:.2f} |",
+            f"| its network without the guard | {params['default'] / 1e6:.2f} M | "
+            f"{bare['fp32']:.2f} | {bare['bf16']:.2f} | - | - |",
+            f"| the guard alone (median of {3 * args.runs}) | 0 | {guard_alone['fp32']:.3f} | "
+            f"{guard_alone['bf16']:.3f} | - | - |", ""]
     replace_marked_block(DOC, START, END, "\n".join(rows))
     print("\n".join(rows))
 

@@ -163,8 +163,9 @@ def load_set(root: Path) -> list[dict]:
     return pairs
 
 
-def run_model(pairs: list[dict], model: str) -> None:
-    """Add each pair's unguarded model output (float in [0, 1], not rounded)."""
+def run_model(pairs: list[dict], model: str | torch.nn.Module) -> None:
+    """Add each pair's model output (float in [0, 1], not rounded); ``model``: a ``--model``
+    value or a network."""
     from deblurkit.inference import Restorer
 
     restorer = Restorer(model, tile=None)

@@ -180,8 +180,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, model_default: str |
                         tile_default: str | None = "auto") -> None:
     """The model options, declared once: ``--model``, ``--arch`` / ``--arch-kwargs``,
     ``--backend``, ``--tile``, ``--overlap``, ``--device``, ``--dtype``,
-    ``--no-channels-last``, ``--tta`` / ``--tta-views``. :func:`make_restorer` turns them
-    into a ``Restorer``.
+    ``--no-channels-last``, ``--tta`` / ``--tta-views``, ``--no-guard``. :func:`make_restorer`
+    turns them into a ``Restorer``.
 
     Args:
         parser: the subcommand's parser.
@@ -229,6 +229,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, model_default: str |
     parser.add_argument("--tta-views", dest="tta", type=int, choices=TTA_VIEW_CHOICES,
                         metavar="N",
                         help="--tta with N views (2: + horizontal flip, 4: rotations, 8: all)")
+    parser.add_argument("--no-guard", dest="guard", action="store_false",
+                        help="run the bundled model without the low-pass guard its card "
+                             "attaches (the default's; docs/default-model.md, 'Do no harm')")
 
 
 def add_classifier_argument(parser: argparse.ArgumentParser) -> None:
@@ -269,6 +272,30 @@ def make_restorer(args: argparse.Namespace) -> Any:
     """
     from deblurkit.inference.restorer import Restorer
 
-    return Restorer(model_spec(args), tile=args.tile,
+    model: Any = model_spec(args)
+    if not getattr(args, "guard", True):
+        model = unguarded_network(model, args.backend)
+    return Restorer(model, tile=args.tile,
                     overlap=args.overlap, device=args.device, dtype=args.dtype,
                     channels_last=args.channels_last, backend=args.backend, tta=args.tta)
+
+
+def unguarded_network(spec: ModelSpec, backend: str) -> Any:
+    """The network of a bundled ``spec`` with its card's guard taken off (``--no-guard``).
+
+    Raises:
+        UserError: ``--no-guard`` with a model that has no guard to take off (only bundled
+            models carry one; an exported file has it in its graph).
+    """
+    from deblurkit.errors import UserError
+    from deblurkit.models.files import load_network
+    from deblurkit.models.guard import attach_guard
+
+    if spec.source != "bundled" or backend != "torch":
+        raise UserError(f"{spec.text}: --no-guard applies to a bundled model on the torch "
+                        "backend (an exported file has its guard in its graph)")
+    network = load_network(spec, kind="generator")
+    if getattr(network, "guard", None) is None:
+        raise UserError(f"{spec.text}: this bundled model has no guard (--no-guard changes "
+                        "nothing)")
+    return attach_guard(network, None)

@@ -95,7 +95,8 @@ class RestorationNet(nn.Module):
     """Base class of the generators: ``[0, 1]`` in and out, any input size.
 
     Subclasses set ``self.value_range`` and ``self.pad_multiple`` in ``__init__`` and implement
-    :meth:`restore`. ``forward`` returns the finest output; :meth:`forward_scales` returns every
+    :meth:`restore`. ``forward`` returns the finest output (after ``guard``, when one is
+    attached: :mod:`deblurkit.models.guard`); :meth:`forward_scales` returns every
     scale's output (coarse -> fine), each cropped to that scale's share of the input size
     (``ceil(H / 2**k)``), for multi-scale losses.
 
@@ -107,6 +108,12 @@ class RestorationNet(nn.Module):
 
     value_range: ValueRange = ValueRange.unit()
     pad_multiple: int = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: An output guard (:class:`deblurkit.models.guard.LowpassGuard`) applied at the end
+        #: of ``forward``, set by :func:`deblurkit.models.guard.attach_guard`; None: none.
+        self.guard: nn.Module | None = None
 
     def restore(self, x: Tensor) -> Tensor | list[Tensor]:
         """Run the network on a padded input in the network's own value range."""
@@ -126,7 +133,8 @@ class RestorationNet(nn.Module):
         return results
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_scales(x)[-1]
+        out = self.forward_scales(x)[-1]
+        return out if self.guard is None else self.guard(x, out)
 
 
 

@@ -9,6 +9,9 @@
   Duggal (ICCV Workshops 2017), the activation that S3 calls "TPReLU".
 * :func:`set_inference_dropout` -- keep dropout (and batch statistics) active in eval mode, the
   pix2pix habit that S4 reports.
+* :func:`gaussian_kernel1d` / :func:`gaussian_blur` -- a separable Gaussian blur that exports to
+  ONNX with dynamic shapes (S2's input pyramid, the low-pass guard of
+  :mod:`deblurkit.models.guard`).
 
 Example:
     >>> block = ResnetBlock(8, norm="instance", dropout=0.5)
@@ -19,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 NORM_KINDS: tuple[str, ...] = ("batch", "instance", "none")
@@ -246,3 +250,39 @@ def adaptive_avg_pool2d(x: Tensor, bins: int) -> Tensor:
             cells.append(x[..., top:bottom, left:right].mean(dim=(-2, -1), keepdim=True))
         rows.append(torch.cat(cells, dim=-1))
     return torch.cat(rows, dim=-2)
+
+
+def gaussian_kernel1d(kernel_size: int, sigma: float, *,
+                      dtype: torch.dtype = torch.float32,
+                      device: torch.device | str | None = None) -> Tensor:
+    """Normalised 1-D Gaussian taps ``exp(-t^2 / (2 sigma^2))``, ``t`` centred on 0.
+
+    Example:
+        >>> gaussian_kernel1d(3, 1.0).sum()
+        tensor(1.)
+    """
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    t = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
+    taps = torch.exp(-(t ** 2) / (2 * sigma ** 2))
+    return (taps / taps.sum()).to(dtype=dtype, device=device)
+
+
+def gaussian_blur(x: Tensor, kernel_size: int, sigma: float) -> Tensor:
+    """Separable Gaussian blur of every channel with reflect padding (replicate for tiny inputs).
+
+    Shape: ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+    batch, channels, height, width = x.shape
+    taps = gaussian_kernel1d(kernel_size, sigma, dtype=x.dtype, device=x.device)
+    radius = kernel_size // 2
+    mode = "reflect" if min(height, width) > radius else "replicate"
+    # every channel blurred as its own one-channel image: a fixed-shape kernel, so the graph
+    # exports to ONNX with dynamic batch, channels and size
+    y = F.pad(x.reshape(batch * channels, 1, height, width), (radius, radius, radius, radius),
+              mode=mode)
+    y = F.conv2d(y, taps.view(1, 1, 1, -1))
+    y = F.conv2d(y, taps.view(1, 1, -1, 1))
+    return y.reshape(batch, channels, height, width)

@@ -66,6 +66,7 @@ from torch import Tensor, nn
 
 from deblurkit.models.base import (RestorationNet, ValueRange, check_residual_init,
                                    zero_init_output_layer_)
+from deblurkit.models.layers import gaussian_blur, gaussian_kernel1d
 from deblurkit.models.registry import register_model
 
 PAPER = "S2 (Xu et al., paper 001), Sec. III, Fig. 1, Fig. 3, eqs. 2-7"
@@ -74,43 +75,6 @@ PYRAMID_KERNEL_SIZE = 5
 PYRAMID_SIGMA = 1.0
 PYRAMID_STRIDE = 2
 UPSAMPLES = ("bilinear", "transposed")
-
-
-def gaussian_kernel1d(kernel_size: int = PYRAMID_KERNEL_SIZE, sigma: float = PYRAMID_SIGMA, *,
-                      dtype: torch.dtype = torch.float32,
-                      device: torch.device | str | None = None) -> Tensor:
-    """Normalised 1-D Gaussian taps ``exp(-t^2 / (2 sigma^2))``, ``t`` centred on 0.
-
-    Example:
-        >>> gaussian_kernel1d(3, 1.0).sum()
-        tensor(1.)
-    """
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    t = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
-    taps = torch.exp(-(t ** 2) / (2 * sigma ** 2))
-    return (taps / taps.sum()).to(dtype=dtype, device=device)
-
-
-def gaussian_blur(x: Tensor, kernel_size: int = PYRAMID_KERNEL_SIZE,
-                  sigma: float = PYRAMID_SIGMA) -> Tensor:
-    """Separable Gaussian blur of every channel with reflect padding (replicate for tiny inputs).
-
-    Shape: ``(B, C, H, W) -> (B, C, H, W)``.
-    """
-    batch, channels, height, width = x.shape
-    taps = gaussian_kernel1d(kernel_size, sigma, dtype=x.dtype, device=x.device)
-    radius = kernel_size // 2
-    mode = "reflect" if min(height, width) > radius else "replicate"
-    # every channel blurred as its own one-channel image: a fixed-shape kernel, so the graph
-    # exports to ONNX with dynamic batch, channels and size
-    y = F.pad(x.reshape(batch * channels, 1, height, width), (radius, radius, radius, radius),
-              mode=mode)
-    y = F.conv2d(y, taps.view(1, 1, 1, -1))
-    y = F.conv2d(y, taps.view(1, 1, -1, 1))
-    return y.reshape(batch, channels, height, width)
 
 
 def gaussian_pyramid(x: Tensor, levels: int, kernel_size: int = PYRAMID_KERNEL_SIZE,

@@ -32,6 +32,7 @@ from pathlib import Path
 from torch import nn
 
 from deblurkit.errors import UserError
+from deblurkit.models.guard import GuardSettings
 
 #: Model card of the default files.
 MODEL_CARD = "docs/default-model.md"
@@ -53,6 +54,8 @@ class WeightCard:
         recipe: the training config that made it (relative to the repository root).
         seed: the seed of that run.
         model_card: the document that describes it (relative to the repository root).
+        guard: the output guard fitted for this file (:mod:`deblurkit.models.guard`), attached
+            by :func:`load_bundled`; None: the network's output as it is.
     """
 
     name: str
@@ -65,6 +68,7 @@ class WeightCard:
     recipe: str
     seed: int
     model_card: str = MODEL_CARD
+    guard: GuardSettings | None = None
 
     @property
     def path(self) -> Path:
@@ -87,22 +91,25 @@ SYSTEM_MODEL_CARD = "docs/system-models.md"
 
 
 def _realistic_deblur(name: str, file: str, pad_multiple: int, recipe: str, seed: int = 0,
-                      model_card: str = SYSTEM_MODEL_CARD) -> WeightCard:
+                      model_card: str = SYSTEM_MODEL_CARD,
+                      guard: GuardSettings | None = None) -> WeightCard:
     """The card of a deblurring model trained by a ``configs/realistic`` recipe (RGB in
     ``[0, 1]``, :data:`REAL_TRAINING_DATA`)."""
     return WeightCard(name=name, file=file, task="deblur", value_range=(0.0, 1.0),
                       colour_order="RGB", pad_multiple=pad_multiple,
                       training_data=REAL_TRAINING_DATA,
                       recipe=f"configs/realistic/{recipe}.yaml", seed=seed,
-                      model_card=model_card)
+                      model_card=model_card, guard=guard)
 
 
 #: Every bundled weight file, by name.
 BUNDLED: dict[str, WeightCard] = {
     # since 2026-12-07: a blend of s1's file and a run from it with more unblurred samples
-    # (the header's ``interpolation`` entry; docs/default-model.md, "Do no harm")
+    # (the header's ``interpolation`` entry), behind the low-pass guard fitted on data/realtune
+    # (benchmarks/lowpass_guard.py; docs/default-model.md, "Do no harm")
     "default": _realistic_deblur("default", "default_deblur.safetensors", 16, "deblur_sharp30",
-                                 seed=4, model_card=MODEL_CARD),
+                                 seed=4, model_card=MODEL_CARD,
+                                 guard=GuardSettings(sigma=6.0, strength=0.75)),
     "default_selector": WeightCard(
         name="default_selector", file="default_selector.safetensors",
         task="frame_selection", value_range=(0.0, 1.0), colour_order="RGB", pad_multiple=1,
@@ -137,7 +144,7 @@ def bundled_card(name: str) -> WeightCard:
 
 
 def load_bundled(name: str) -> nn.Module:
-    """Build and load a bundled model (eval mode, CPU).
+    """Build and load a bundled model (eval mode, CPU), with its card's guard attached.
 
     Raises:
         UserError: unknown name, or the file is missing from this installation.
@@ -149,6 +156,10 @@ def load_bundled(name: str) -> nn.Module:
         raise UserError(f"{card.path}: bundled weights missing from this installation "
                         "(reinstall deblurkit)")
     model = load_model(card.path)
+    if card.guard is not None:
+        from deblurkit.models.guard import attach_guard
+
+        attach_guard(model, card.guard)
     return model.eval()
 
 
