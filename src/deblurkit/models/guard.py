@@ -11,12 +11,13 @@ harm": shadows darkened over patches tens of pixels wide). The guard keeps the n
 
 with ``G_sigma`` a low-pass of standard deviation ``sigma`` pixels (:func:`smooth`). It has no
 learned part and no parameter or buffer, so a guarded network's state dict is the network's.
-A full-resolution Gaussian of ``sigma = 6`` costs 0.3 s per 1280x720 frame on two cores, more
-than half the default network; the change's low-pass is smooth, so :func:`smooth` computes it
+A full-resolution Gaussian of ``sigma = 6`` (37 taps per axis, one channel at a time) is slow
+on the CPU; the change's low-pass is smooth, so :func:`smooth` computes it
 on ``f x f`` block means (``f = 4`` from ``sigma = 4``, 2 from 2, else 1: the exact Gaussian),
 blurs those with the Gaussian that brings the total variance to ``sigma^2`` and interpolates
 back bilinearly: on the default's changes within 0.6 / 255 of the full-resolution Gaussian
-(0.15 / 255 away from the borders), at a tenth of its time (tests/test_guard.py). A bundled
+(0.15 / 255 away from the borders; tests/test_guard.py), for about 0.01 s per 1280x720 frame
+(``benchmarks/default_latency.py``, "the guard alone"). A bundled
 model carries its fitted settings in its card (:class:`deblurkit.pretrained.WeightCard`,
 ``guard``), and :func:`deblurkit.pretrained.load_bundled` attaches it; a
 :class:`~deblurkit.models.base.RestorationNet` applies ``self.guard`` (if set) at the end of
