@@ -76,7 +76,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from deblurkit.models import create_model
-    from deblurkit.models.guard import attach_guard
+    from deblurkit.models.files import load_network
     from deblurkit.pretrained import load_bundled
 
     load_before = os.getloadavg()[0]
@@ -85,7 +85,7 @@ def main() -> None:
     previous = fp32_bf16_latency(create_model(name, **kwargs), shape, args.runs)
     default_model = load_bundled("default")
     current = fp32_bf16_latency(default_model, shape, args.runs)
-    bare = fp32_bf16_latency(attach_guard(load_bundled("default"), None), shape, args.runs)
+    bare = fp32_bf16_latency(load_network("default", guard=False), shape, args.runs)
     guard_alone = _guard_latency(default_model.guard, shape, 3 * args.runs)
     restore = _restorer_latency(1, args.runs)
     restore_tta = _restorer_latency(8, args.tta_runs)

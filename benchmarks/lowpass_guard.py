@@ -43,7 +43,6 @@ from safeguard import (BLURRED, KINDS, blurred_gain, harmed, load_set, run_model
                        score, to_uint8, tuning_parser)
 
 from deblurkit.models.files import load_network  # noqa: E402
-from deblurkit.models.guard import attach_guard  # noqa: E402
 from deblurkit.models.guard import lowpass_guard as guard_output  # noqa: E402
 
 #: (sigma in pixels, strength) settings tried.
@@ -81,15 +80,9 @@ def choose(tune: list[dict], keep: float) -> tuple[dict, list[dict], bool]:
     return best, tried, bool(eligible)
 
 
-def unguarded(spec: str) -> torch.nn.Module:
-    """The network ``spec`` names, without the guard its card may attach."""
-    net = load_network(spec, kind="generator")
-    return attach_guard(net, None) if getattr(net, "guard", None) is not None else net
-
-
 def main() -> None:
     args = tuning_parser(__doc__.splitlines()[0]).parse_args()
-    net = unguarded(args.model)
+    net = load_network(args.model, kind="generator", guard=False)  # its card's guard off
     tune = load_set(Path(args.tune))
     run_model(tune, net)
     plain = score(tune)

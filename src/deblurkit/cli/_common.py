@@ -289,13 +289,12 @@ def unguarded_network(spec: ModelSpec, backend: str) -> Any:
     """
     from deblurkit.errors import UserError
     from deblurkit.models.files import load_network
-    from deblurkit.models.guard import attach_guard
+    from deblurkit.pretrained import bundled_card
 
     if spec.source != "bundled" or backend != "torch":
         raise UserError(f"{spec.text}: --no-guard applies to a bundled model on the torch "
                         "backend (an exported file has its guard in its graph)")
-    network = load_network(spec, kind="generator")
-    if getattr(network, "guard", None) is None:
+    if bundled_card(str(spec.name)).guard is None:  # refused before any weights are read
         raise UserError(f"{spec.text}: this bundled model has no guard (--no-guard changes "
                         "nothing)")
-    return attach_guard(network, None)
+    return load_network(spec, kind="generator", guard=False)

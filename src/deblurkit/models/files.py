@@ -314,7 +314,8 @@ NETWORK_LOADERS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "state_dict": _load_state_dict}
 
 
-def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None) -> nn.Module:
+def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None,
+                 guard: bool = True) -> nn.Module:
     """The ``nn.Module`` a specification names, in eval mode on the CPU.
 
     Args:
@@ -323,6 +324,8 @@ def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None
             :class:`ModelSpec`, e.g. a state dict with its ``arch``).
         kind: the registry kind asked for (``"generator"``, ``"classifier"``; None: any),
             checked before any weights are read.
+        guard: keep the output guard a bundled model's card attaches
+            (:mod:`deblurkit.models.guard`); False: the bare network.
 
     Returns:
         The network.
@@ -346,7 +349,12 @@ def load_network(spec: str | os.PathLike | ModelSpec, *, kind: str | None = None
     name = stored_name(parsed)
     if name is not None:
         check_kind(parsed, name, get_entry(name).kind, kind)  # unknown names: UserError
-    return loader(parsed).eval()
+    network = loader(parsed).eval()
+    if not guard and getattr(network, "guard", None) is not None:
+        from deblurkit.models.guard import attach_guard
+
+        attach_guard(network, None)
+    return network
 
 
 # ------------------------------------------------------------------ exported files
