@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test venv clean realval realtune
+.PHONY: demo test venv clean realval realtune realhold
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ realval: $(STAMP)
 
 realtune: $(STAMP)
 	$(BIN)/deblurkit synth --config configs/data/realtune.yaml -o data/realtune --overwrite
+
+# Tuning set of training scenes the recipes with `holdout: ... use: rest` never read.
+realhold: $(STAMP)
+	$(BIN)/deblurkit synth --config configs/data/realhold.yaml -o data/realhold --overwrite
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -554,8 +554,14 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only(name):
                                                          cfg.data.train.args["highfps"]]
     assert train_paths and all("/train" in p and "/val" not in p for p in train_paths)
     assert cfg.data.train.layout == "online"
-    assert (cfg.data.val.layout, cfg.data.val.args) == ("gopro", {"root": "data/realval",
-                                                                   "split": "val"})
+    monitor = (cfg.data.val.layout, cfg.data.val.args)
+    assert monitor in [("gopro", {"root": "data/realval", "split": "val"}),
+                       ("gopro", {"root": "data/realhold", "split": "train"})]
+    if monitor[1]["root"] == "data/realhold":
+        # monitored on held-out train scenes: the recipe must leave exactly those scenes out
+        hold = yaml.safe_load((REPO / "configs" / "data" / "realhold.yaml").read_text())
+        assert hold["holdout"]["use"] == "listed"
+        assert cfg.data.train.args["holdout"] == {"list": hold["holdout"]["list"], "use": "rest"}
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
     if cfg.model.init and cfg.model.init.startswith("runs/"):

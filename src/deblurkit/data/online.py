@@ -17,6 +17,7 @@ Example config section (``layout: online``; see ``configs/default/deblur.yaml``)
           highfps: [{path: ../shared/data/highfps/train, fps: 1000}]
           length: 4000            # samples per epoch
           degradation: {sharp_fraction: 0.1, noise: {probability: 0.9}}
+          holdout: {list: configs/data/holdout.txt, use: rest}   # scenes kept for tuning
         crop_size: 256
 
 ``items: frames`` makes the same samples labelled frames for the frame classifier (``task:
@@ -41,7 +42,7 @@ __all__ = ["OnTheFlyPairs", "ONLINE_KEYS", "ITEM_KINDS", "visible_label"]
 
 #: Keys of an ``online`` dataset section (besides ``layout``).
 ONLINE_KEYS = ("photos", "highfps", "length", "degradation", "cache_dir", "crop_size", "seed",
-               "items")
+               "items", "holdout")
 #: What an item is: a (blurred, sharp) pair, or a labelled frame (see the module docstring).
 ITEM_KINDS = ("pairs", "frames")
 
@@ -123,11 +124,12 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
         Args:
             config: ``photos`` (paths), ``highfps`` (list of ``{path, fps}``), ``length``,
                 ``degradation`` (a mapping typed as ``DegradationConfig``), ``cache_dir``,
-                ``crop_size``, ``seed``, ``items``.
+                ``crop_size``, ``seed``, ``items``, ``holdout`` (a mapping typed as
+                :class:`~deblurkit.synth.corpus.HoldOut`: scenes the recipe leaves out).
             report: a :class:`deblurkit.io.BatchReport` for unreadable source files
                 (None: they are printed to stderr, one line each, and skipped).
         """
-        from deblurkit.synth.corpus import open_sources
+        from deblurkit.synth.corpus import HoldOut, open_sources
         from deblurkit.synth.degrade import DegradationConfig
         from deblurkit.utils.typed import from_dict
 
@@ -141,13 +143,16 @@ class OnTheFlyPairs(_EpochMixin, Dataset):
         specs = _highfps_specs(config.get("highfps") or [])
         degradation = from_dict(DegradationConfig, config.get("degradation") or {},
                                 "degradation")
+        holdout = config.get("holdout")
+        if holdout is not None:
+            holdout = from_dict(HoldOut, holdout, "holdout")
         own_report = report
         if own_report is None:
             from deblurkit.io import BatchReport
 
             own_report = BatchReport()
         sources = open_sources(list(photos), specs, config.get("cache_dir"), own_report,
-                               min_side=16)
+                               min_side=16, holdout=holdout)
         if report is None:
             import sys
 

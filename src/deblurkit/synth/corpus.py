@@ -19,6 +19,11 @@ changed file is decoded again and two processes filling the cache at once do not
 Files that cannot be read are reported by name (to a :class:`deblurkit.io.BatchReport`) and
 skipped; a sequence shorter than the longest averaging window is refused
 (:meth:`SequenceLibrary.require_frames`).
+
+A :class:`HoldOut` keeps some scenes of a training split apart: the recipe reads every scene
+but the listed ones (``use: rest``) and a tuning set is rendered from only the listed ones
+(``use: listed``), so choices made on the tuning set (checkpoint, blend, guard) are made on
+scenes the network never saw.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from deblurkit.errors import ImageReadError, UserError
 from deblurkit.synth.sources import VIDEO_SUFFIXES
 from deblurkit.utils.sorting import natural_key
 
-__all__ = ["CACHE_ENV", "HighFpsSpec", "PhotoLibrary", "PixelCache", "SequenceLibrary",
-           "SharpSources", "default_cache_dir", "open_sources", "resize_square"]
+__all__ = ["CACHE_ENV", "HOLDOUT_USES", "HighFpsSpec", "HoldOut", "PhotoLibrary", "PixelCache",
+           "SequenceLibrary", "SharpSources", "default_cache_dir", "open_sources",
+           "resize_square"]
 
 #: Environment variable naming the decoded-pixel cache folder.
 CACHE_ENV = "DEBLURKIT_CACHE"
@@ -266,6 +272,71 @@ class PhotoLibrary:
         return crop, {"file": path, "scale": scale, "window": [top, left, side]}
 
 
+#: What a :class:`HoldOut` keeps: every scene but the listed ones, or only the listed ones.
+HOLDOUT_USES = ("rest", "listed")
+
+
+@dataclass(frozen=True)
+class HoldOut:
+    """Scenes (photo files, sequence files or frame folders) of a split kept apart for tuning.
+
+    The list file holds one path per line, relative to any folder above the files (usually the
+    data root, e.g. ``photos/train/bsds500/100075.jpg``); a source matches an entry when its
+    path ends with the entry. Blank lines and lines starting with ``#`` are ignored.
+
+    Args:
+        list: the list file.
+        use: ``"rest"`` keeps every source that no entry matches (a training recipe);
+            ``"listed"`` keeps only matched sources (the tuning set).
+
+    Example:
+        >>> h = HoldOut("configs/data/holdout.txt", use="rest")          # doctest: +SKIP
+        >>> h.keeps("../shared/data/photos/train/bsds500/100075.jpg")    # doctest: +SKIP
+        False
+    """
+
+    list: str
+    use: str = "rest"
+
+    def __post_init__(self) -> None:
+        if self.use not in HOLDOUT_USES:
+            raise UserError(f"holdout.use={self.use!r}: choose {' or '.join(HOLDOUT_USES)}")
+
+    def entries(self) -> tuple[str, ...]:
+        """The listed paths, as POSIX suffixes (UserError naming the file if unreadable)."""
+        try:
+            text = Path(self.list).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.list}: cannot read the hold-out list ({exc})") from None
+        lines = (line.strip() for line in text.splitlines())
+        return tuple(Path(line).as_posix().strip("/") for line in lines
+                     if line and not line.startswith("#"))
+
+    @staticmethod
+    def _matches(path: str, entry: str) -> bool:
+        posix = Path(os.path.abspath(path)).as_posix()
+        return posix == entry or posix.endswith("/" + entry)
+
+    def split(self, paths: Sequence[str]) -> list[str]:
+        """The ``paths`` this hold-out keeps, in order.
+
+        Raises:
+            UserError: an entry that matches none of ``paths`` while keeping ``listed``
+                (a stale list), or no entry matching at all (a list for other data).
+        """
+        entries = self.entries()
+        hit = [any(self._matches(p, e) for e in entries) for p in paths]
+        if self.use == "listed":
+            missing = [e for e in entries if not any(self._matches(p, e) for p in paths)]
+            if missing:
+                raise UserError(f"{self.list}: {missing[0]!r} matches no source "
+                                f"({len(missing)} entries unmatched)")
+        elif entries and not any(hit):
+            raise UserError(f"{self.list}: none of its {len(entries)} entries matches a source")
+        keep = (lambda h: h) if self.use == "listed" else (lambda h: not h)
+        return [p for p, h in zip(paths, hit) if keep(h)]
+
+
 @dataclass(frozen=True)
 class _Sequence:
     name: str
@@ -391,7 +462,7 @@ def _sequence_entries(spec: HighFpsSpec) -> list[tuple[str, tuple[str, ...] | No
 def open_sources(photos: Sequence[str | os.PathLike] = (),
                  highfps: Sequence[HighFpsSpec] = (),
                  cache_dir: str | os.PathLike | None = None, report: Any = None,
-                 min_side: int = 1) -> SharpSources:
+                 min_side: int = 1, holdout: HoldOut | None = None) -> SharpSources:
     """Find, decode (once, into the cache) and check every photo and sequence.
 
     Args:
@@ -401,9 +472,12 @@ def open_sources(photos: Sequence[str | os.PathLike] = (),
         report: a :class:`deblurkit.io.BatchReport` that gets every unreadable or too small
             file (which is then skipped); None: failures are skipped silently.
         min_side: photos and frames whose shorter side is below this are skipped.
+        holdout: scenes to leave out, or to keep alone (:class:`HoldOut`); matched over the
+            photos and the sequences together, before anything is decoded.
 
     Raises:
-        UserError: a path that does not exist, or nothing usable at all.
+        UserError: a path that does not exist, a hold-out list that does not fit the sources,
+            or nothing usable at all.
     """
     from deblurkit.utils.progress import progress
 
@@ -423,6 +497,11 @@ def open_sources(photos: Sequence[str | os.PathLike] = (),
 
     photo_files: list[str] = []
     paths = _photo_paths([os.fspath(p) for p in photos])
+    entries = [(spec, name, files) for spec in highfps for name, files in _sequence_entries(spec)]
+    if holdout is not None:
+        kept = set(holdout.split(paths + [name for _, name, _ in entries]))
+        paths = [p for p in paths if p in kept]
+        entries = [e for e in entries if e[1] in kept]
     for p in progress(paths, total=len(paths), desc="decoding photos", unit="file"):
         try:
             if accept(p, cache.image(p).shape):
@@ -431,7 +510,6 @@ def open_sources(photos: Sequence[str | os.PathLike] = (),
             fail(p, exc)
 
     sequences: list[_Sequence] = []
-    entries = [(spec, name, files) for spec in highfps for name, files in _sequence_entries(spec)]
     for spec, name, files in progress(entries, total=len(entries), desc="decoding sequences",
                                       unit="seq"):
         try:

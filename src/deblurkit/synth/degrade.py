@@ -27,6 +27,10 @@ Blur kinds (:data:`BLUR_KINDS`):
   blur: rotation blurs the corners more than the centre). The mean pose is the identity;
 - ``average``: real motion, ``N = exposure * fps`` consecutive frames of a high-frame-rate
   sequence averaged in linear light, the middle frame is the target;
+- ``objects``: layered motion from photographs (:mod:`deblurkit.synth.layers`): cut-out
+  objects moving on their own paths over a background that may move with the camera, each
+  sub-exposure composited, then averaged; blur that changes at the objects' outlines, with
+  occlusion, as in real footage (not in the default mix: recipes ask for it);
 - ``sharp`` (a share ``sharp_fraction`` of the samples): no blur at all, so a model learns to
   leave sharp content alone; the input differs from the target only by noise, compression
   (and the clipping both share).
@@ -50,16 +54,16 @@ from deblurkit.errors import UserError
 from deblurkit.synth.response import CameraResponse, GammaResponse, SRGBResponse
 
 __all__ = ["BLUR_KINDS", "CompressionConfig", "DegradationConfig", "ExposureJitter",
-           "FrameAverage", "KernelBlur", "Noise", "ResponseModel", "Sample", "Saturation",
+           "FrameAverage", "KernelBlur", "Noise", "ObjectMotion", "ResponseModel", "Sample", "Saturation",
            "ShakeBlur", "degrade_frames", "h264_roundtrip", "jpeg_roundtrip", "linear_mean", "make_sample",
            "poisson_gaussian", "shake_homographies", "warp_average"]
 
 #: Blur kinds drawn by :func:`make_sample` (``sharp`` is decided first, by ``sharp_fraction``).
-BLUR_KINDS = ("kernel", "shake", "average")
+BLUR_KINDS = ("kernel", "shake", "average", "objects")
 #: What an unblurred sample's target can be (``DegradationConfig.sharp_target``).
 SHARP_TARGETS = ("clean", "input")
 #: Kinds that need photographs / high-frame-rate sequences.
-PHOTO_KINDS = ("kernel", "shake")
+PHOTO_KINDS = ("kernel", "shake", "objects")
 #: Output bit depth of every sample (the files people restore are 8-bit).
 BITS = 8
 
@@ -373,6 +377,81 @@ class ShakeBlur:
 
 
 @dataclass(frozen=True)
+class ObjectMotion:
+    """Objects moving over a background: layered motion blur from photographs.
+
+    Each sample has 1 to ``max_objects`` sprites (regions of random photographs under a random
+    smooth outline, :func:`~deblurkit.synth.layers.blob_alpha`) whose diameters are drawn from
+    ``size_range`` (fractions of the output side). Each moves along a bent line
+    (:func:`~deblurkit.synth.layers.smooth_path`) of a length drawn like :class:`KernelBlur`'s,
+    and turns by up to ``turn_deg`` degrees; with probability ``camera_probability`` the
+    background moves too (a path up to ``camera_length`` pixels). Sub-exposures are one pixel
+    of the fastest motion apart (at least 8, at most ``max_sub_exposures``).
+
+    Args:
+        max_objects: most sprites per sample (drawn uniformly from 1).
+        size_range: sprite diameter as a fraction of the output side.
+        length_range: sprite path length in pixels.
+        skew: as :class:`KernelBlur` (short paths are more frequent for larger values).
+        bend: sideways bend of a path, as a fraction of its length.
+        turn_deg: largest rotation of a sprite over the exposure, degrees.
+        camera_probability: share of samples whose background moves.
+        camera_length: largest background path length in pixels.
+        max_sub_exposures: cap on the sub-exposures rendered.
+    """
+
+    max_objects: int = 3
+    size_range: tuple[float, float] = (0.15, 0.6)
+    length_range: tuple[float, float] = (3.0, 64.0)
+    skew: float = 1.5
+    bend: float = 0.3
+    turn_deg: float = 10.0
+    camera_probability: float = 0.5
+    camera_length: float = 16.0
+    max_sub_exposures: int = 48
+
+    def __post_init__(self) -> None:
+        if self.max_objects < 1:
+            raise UserError("degradation: objects.max_objects must be >= 1")
+        _check_range("objects.size_range", self.size_range, high=1.0, positive=True)
+        _check_range("objects.length_range", self.length_range, high=255.0)
+        _check_probability("objects.camera_probability", self.camera_probability)
+        if not 0 <= self.camera_length <= 255 or not 0 <= self.turn_deg <= 90:
+            raise UserError("degradation: objects.camera_length must be in [0, 255] and "
+                            "objects.turn_deg in [0, 90]")
+        if self.max_sub_exposures < 2:
+            raise UserError("degradation: objects.max_sub_exposures must be >= 2")
+
+    def __call__(self, rng: np.random.Generator, size: int) -> tuple[dict[str, Any], int]:
+        """The motion plan (sprite sizes, positions, paths, turns; camera path) and the
+        background margin it needs. Sprite content is drawn by the caller."""
+        from deblurkit.synth.layers import smooth_path
+
+        count = int(rng.integers(1, self.max_objects + 1))
+        lo, hi = self.length_range
+        lengths = [lo + (hi - lo) * float(rng.random()) ** self.skew for _ in range(count)]
+        moves = rng.random() < self.camera_probability
+        camera_len = float(rng.uniform(0.0, self.camera_length)) if moves else 0.0
+        turns = [math.radians(float(rng.uniform(-self.turn_deg, self.turn_deg)))
+                 for _ in range(count)]
+        sides = [max(8, int(round(_uniform(rng, self.size_range) * size))) for _ in range(count)]
+        fastest = max(lengths + [camera_len] + [abs(a) * s / 2 for a, s in zip(turns, sides)])
+        n = int(min(self.max_sub_exposures, max(8, math.ceil(fastest) + 1)))
+        camera = smooth_path(rng, n, camera_len, self.bend)
+        t = np.linspace(-0.5, 0.5, n)
+        sprites = []
+        for length, turn, side in zip(lengths, turns, sides):
+            corner = rng.uniform(-side / 2, size - side / 2, 2)
+            sprites.append({"side": side, "corner": [float(corner[0]), float(corner[1])],
+                            "path": smooth_path(rng, n, length, self.bend),
+                            "angle": turn * t, "length": length,
+                            "turn_deg": math.degrees(turn)})
+        margin = int(math.ceil(np.abs(camera).max(initial=0.0))) + 2
+        return {"camera": camera, "camera_length": camera_len, "sprites": sprites,
+                "sub_exposures": n}, margin
+
+
+@dataclass(frozen=True)
 class FrameAverage:
     """Real motion: consecutive frames of a high-frame-rate sequence, averaged in linear light.
 
@@ -558,7 +637,8 @@ class DegradationConfig:
             alone, the do-no-harm behaviour a deblurring tool owes its users).
         photo_scale_range: photographs are downscaled by a factor drawn log-uniformly here (never
             below what the crop needs), so big photographs give views of normal detail.
-        response, exposure, saturation, kernel, shake, average, noise, compression: the steps.
+        response, exposure, saturation, kernel, shake, objects, average, noise, compression:
+            the steps.
 
     Example:
         >>> from deblurkit.utils.typed import from_dict
@@ -577,6 +657,7 @@ class DegradationConfig:
     saturation: Saturation = field(default_factory=Saturation)
     kernel: KernelBlur = field(default_factory=KernelBlur)
     shake: ShakeBlur = field(default_factory=ShakeBlur)
+    objects: ObjectMotion = field(default_factory=ObjectMotion)
     average: FrameAverage = field(default_factory=FrameAverage)
     noise: Noise = field(default_factory=Noise)
     compression: CompressionConfig = field(default_factory=CompressionConfig)
@@ -733,6 +814,25 @@ def degrade_frames(blur_linear: list[np.ndarray], sharp_linear: list[np.ndarray]
     return coded, [_encode(f, response) for f in sharp_linear], params
 
 
+def _objects(sources: Any, plan: dict[str, Any], background: np.ndarray, size: int, margin: int,
+             rng: np.random.Generator, scale_range: tuple[float, float], scene: Any
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Render an ``objects`` plan: each sprite's content is a region of a random photo (in
+    linear light like the background, by ``scene``) under a random outline."""
+    from deblurkit.synth.layers import Sprite, blob_alpha, render_layers
+
+    sprites, records = [], []
+    for spec in plan["sprites"]:
+        region, src = sources.photos.region(rng, spec["side"], scale_range)
+        sprites.append(Sprite(scene(region, spec["side"]), blob_alpha(rng, spec["side"]),
+                              tuple(spec["corner"]), spec["path"], spec["angle"]))
+        records.append({"file": src["file"], "side": spec["side"], "corner": spec["corner"],
+                        "length": spec["length"], "turn_deg": spec["turn_deg"]})
+    blurred, target = render_layers(background, plan["camera"], sprites, size, margin)
+    return blurred, target, {"sprites": records, "camera_length": plan["camera_length"],
+                             "sub_exposures": plan["sub_exposures"]}
+
+
 def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.Generator
                 ) -> Sample:
     """One fresh (blurred, sharp) pair of ``size x size`` from real sharp content.
@@ -792,6 +892,8 @@ def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.
         if not sharp_only and blur_kind == "kernel":
             kernel, blur_params = cfg.kernel(blur_rng)
             margin = kernel.shape[0] // 2 + 1
+        elif not sharp_only and blur_kind == "objects":
+            plan, margin = cfg.objects(blur_rng, size)
         elif not sharp_only:
             homographies, margin, blur_params = cfg.shake(blur_rng, size)
         region, src = sources.photos.region(content_rng, size + 2 * margin, cfg.photo_scale_range)
@@ -803,6 +905,9 @@ def make_sample(sources: Any, cfg: DegradationConfig, size: int, rng: np.random.
             from deblurkit.synth.blur import convolve
 
             blurred = _center(convolve(linear, kernel, boundary="reflect"), margin, size)
+        elif blur_kind == "objects":
+            blurred, middle, blur_params = _objects(sources, plan, linear, size, margin,
+                                                    content_rng, cfg.photo_scale_range, scene)
         else:
             blurred = warp_average(linear, homographies, size, margin)
         params.update(source=src, blur=blur_params)

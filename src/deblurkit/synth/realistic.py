@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from deblurkit.errors import UserError
-from deblurkit.synth.corpus import HighFpsSpec
+from deblurkit.synth.corpus import HighFpsSpec, HoldOut
 from deblurkit.synth.degrade import DegradationConfig, blur_psnr
 
 __all__ = ["ClipConfig", "ITEM_KINDS", "RealisticSynthConfig", "load_realistic_config",
@@ -91,6 +91,8 @@ class RealisticSynthConfig:
         degradation: the degradation model (the same type training uses).
         cache_dir: decoded-pixel cache (None: the default).
         notes: free text kept in the manifest.
+        holdout: render from only the listed scenes (``use: listed``: a tuning set of scenes
+            the recipes leave out) or from all but them (None: every scene found).
     """
 
     photos: tuple[str, ...] = ()
@@ -103,6 +105,7 @@ class RealisticSynthConfig:
     degradation: DegradationConfig = field(default_factory=DegradationConfig)
     cache_dir: str | None = None
     notes: str = ""
+    holdout: HoldOut | None = None
 
     def __post_init__(self) -> None:
         bad = [k for k in self.pairs if k not in PAIR_KINDS]
@@ -293,7 +296,8 @@ def run_realistic(cfg: RealisticSynthConfig, out: str | Path, overwrite: bool = 
     from deblurkit.utils.typed import to_dict
 
     out = Path(out)
-    sources = open_sources(cfg.photos, cfg.highfps, cfg.cache_dir, report, min_side=cfg.size)
+    sources = open_sources(cfg.photos, cfg.highfps, cfg.cache_dir, report, min_side=cfg.size,
+                           holdout=cfg.holdout)
     if len(sources.sequences):
         sources.sequences.require_frames(cfg.degradation.average.exposure_ms_range[1])
     inputs = [Path(p) for p in cfg.photos] + [Path(h.path) for h in cfg.highfps]
