@@ -93,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from deblurkit.synth.corpus import HighFpsSpec, open_sources
-    from deblurkit.synth.degrade import DegradationConfig
+    from deblurkit.synth.degrade import BLUR_KINDS, DegradationConfig
 
     if not SHARED.is_dir():
         sys.exit(f"{SHARED}: the shared data folder is missing")
@@ -101,7 +101,7 @@ def main() -> None:
                            [HighFpsSpec(str(SHARED / "highfps" / "train"), 1000)])
     base = DegradationConfig()
     variants = {"mix (default)": base}
-    for kind in ("kernel", "shake", "average"):
+    for kind in BLUR_KINDS:   # objects too, though the default mix leaves it out
         variants[kind] = dataclasses.replace(base, kind_weights={kind: 1.0}, sharp_fraction=0.0)
     variants["sharp"] = dataclasses.replace(base, sharp_fraction=1.0)
 
