@@ -168,12 +168,16 @@ def render_layers(background: np.ndarray, camera: np.ndarray, sprites: list[Spri
     boxes = [_reach(s, size) for s in sprites]
 
     def frames(cam: np.ndarray, picked: list[tuple[Sprite, tuple]], part: slice) -> torch.Tensor:
-        d = torch.from_numpy(cam.astype(np.float32))
-        x = (coords[None, None, :] + d[:, 0, None, None]).expand(len(d), size, size)
-        y = (coords[None, :, None] + d[:, 1, None, None]).expand(len(d), size, size)
-        grid = torch.stack([(2 * x + 1) / side - 1, (2 * y + 1) / side - 1], dim=-1)
-        canvas = F.grid_sample(src.expand(len(d), -1, -1, -1), grid, mode="bilinear",
-                               padding_mode="reflection", align_corners=False)
+        if not cam.any():   # a still camera: the background's centre, exactly, every time
+            centre = src[:, :, margin:margin + size, margin:margin + size]
+            canvas = centre.expand(len(cam), -1, -1, -1).clone()
+        else:
+            d = torch.from_numpy(cam.astype(np.float32))
+            x = (coords[None, None, :] + d[:, 0, None, None]).expand(len(d), size, size)
+            y = (coords[None, :, None] + d[:, 1, None, None]).expand(len(d), size, size)
+            grid = torch.stack([(2 * x + 1) / side - 1, (2 * y + 1) / side - 1], dim=-1)
+            canvas = F.grid_sample(src.expand(len(d), -1, -1, -1), grid, mode="bilinear",
+                                   padding_mode="reflection", align_corners=False)
         for sprite, box in picked:
             x0, y0, x1, y1 = box
             rgba = _sprite_frames(sprite, part, box)
