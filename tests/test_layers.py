@@ -25,12 +25,10 @@ from deblurkit.synth.degrade import DegradationConfig, ObjectMotion, make_sample
 from deblurkit.synth.layers import Sprite, blob_alpha, render_layers, smooth_path
 from deblurkit.utils.typed import from_dict
 
+from test_degrade import QUIET  # the degradation steps off, for exact comparisons
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-QUIET = {"exposure": {"probability": 0.0}, "saturation": {"probability": 0.0},
-         "noise": {"probability": 0.0},
-         "compression": {"jpeg_probability": 0.0, "h264_probability": 0.0},
-         "response": {"gamma_range": [2.2, 2.2]}}
 
 
 def _still(n: int) -> tuple[np.ndarray, np.ndarray]:
