@@ -151,7 +151,8 @@ def curves(out: Path) -> bool:
 
     runs = {name: run for name, run in (load_json("system_runs.json") or {}).items()
             if isinstance(run, dict) and run.get("val_psnr") and run.get("segments")
-            and not run.get("weights_of")}  # a row of another run's checkpoint: drawn there
+            and not run.get("weights_of")  # a row of another run's checkpoint: drawn there
+            and not run.get("monitor")}  # validated on another set (data/realhold): not here
     if not runs:
         return False
     fig, ax = plt.subplots(figsize=(9, 4.5))

@@ -564,7 +564,16 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only(name):
         assert cfg.data.train.args["holdout"] == {"list": hold["holdout"]["list"], "use": "rest"}
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
-    if cfg.model.init and cfg.model.init.startswith("runs/"):
+    runs = {load_config(p).train.out_dir: p.stem for p in
+            (REPO / "configs" / "realistic").glob("deblur*.yaml")}
+    start = Path(cfg.model.init or "").parts
+    if cfg.model.init and "/".join(start[:3]) in runs:
+        # a start from another recipe's run: that recipe's network, and the recipe says so
+        other = load_config(REPO / "configs" / "realistic" / f"{runs['/'.join(start[:3])]}.yaml")
+        assert other.model.name == cfg.model.name and start[3] == "checkpoints"
+        text = (REPO / "configs" / "realistic" / f"{name}.yaml").read_text()
+        assert f"train configs/realistic/{runs['/'.join(start[:3])]}.yaml" in text
+    elif cfg.model.init and cfg.model.init.startswith("runs/"):
         # a start made by a tool (a grown or revived network): the recipe says how to make it
         text = (REPO / "configs" / "realistic" / f"{name}.yaml").read_text()
         assert re.search(r"tools/\w+_weights\.py", text)

@@ -92,3 +92,31 @@ def test_bad_arguments_are_refused(tmp_path, record_run, capsys):
     err = capsys.readouterr().err
     assert "go together" in err and "x: no such record" in err and "not found" in err
     assert err.count("needs --segment") == 2
+
+
+def test_a_run_monitored_on_another_set_says_so_and_is_not_drawn_with_validation(
+        tmp_path, record_run, monkeypatch):
+    import matplotlib.axes
+
+    module, run = record_run
+    held = write_metrics(tmp_path / "held", {0: 25.0, 500: 25.4}, 500)
+    (held / "config.yaml").write_text(
+        "data:\n  val:\n    layout: gopro\n    args: {root: data/realhold, split: train}\n")
+    plain = write_metrics(tmp_path / "plain", {0: 25.0, 500: 25.6}, 500)
+    (plain / "config.yaml").write_text("data:\n  val:\n    args: {root: data/realval}\n")
+    assert run("held", str(held), "--segment", "0:500:1800") == 0
+    assert run("plain", str(plain), "--segment", "0:500:1800") == 0
+    data = json.loads(module.RESULTS.read_text())
+    assert data["held"]["monitor"] == "data/realhold" and "monitor" not in data["plain"]
+    # the validation curves (benchmarks/system_models.py) leave the held-out monitor out
+    script = load_script(TOOL.parent.parent / "benchmarks" / "system_models.py")
+    monkeypatch.setattr(script, "load_json", lambda name: data)
+    drawn, plot = [], matplotlib.axes.Axes.plot
+
+    def spy(self, *args, label=None, **kwargs):
+        drawn.append(label)
+        return plot(self, *args, label=label, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    assert script.curves(tmp_path / "curves.png")
+    assert drawn == ["plain"]

@@ -12,7 +12,9 @@ whose steps were lost to a crash is given with ``LAST`` equal to the step the ru
 so its hours count and its steps do not. The run's validation PSNR (``metrics.csv`` rows
 ``val,psnr``) and the input's (``val,psnr_input``) are copied with the run's last step, so
 ``benchmarks/system_models.py`` can draw the curves without the run folder, which is never
-committed. Run folders stay outside the repository.
+committed. Run folders stay outside the repository. A run that validated on another set than
+``data/realval`` (the held-out tuning set ``data/realhold``, say) is recorded with that set as
+``monitor``, and its curve is not drawn with the validation curves.
 
 A run started from another run's weights (its run folder lost, say) continues that run's row:
 ``--base default_fast --from-step 4500`` builds the row from the record ``default_fast`` up to
@@ -89,6 +91,23 @@ def record_checkpoint(name: str, base: str, step: int) -> int:
     return 0
 
 
+#: The validation set's root, as the recipes name it.
+REALVAL = "data/realval"
+
+
+def monitor_root(run: Path) -> str:
+    """The data root a run validated on (its ``config.yaml``: ``data.val.args.root``); runs
+    whose config is missing or names none are taken to be on :data:`REALVAL`."""
+    import yaml
+
+    config = run / "config.yaml"
+    if not config.is_file():
+        return REALVAL
+    data = yaml.safe_load(config.read_text()) or {}
+    root = (((data.get("data") or {}).get("val") or {}).get("args") or {}).get("root")
+    return str(root) if root else REALVAL
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the row's name (a bundled model name, or a peer's)")
@@ -137,6 +156,9 @@ def main() -> int:
             before.append([offset, offset, round(lost, 4)])
         segments, val = before + segments, {**before_val, **val}
         extra["continues"] = f"{args.base} up to step {offset}"
+    monitor = monitor_root(args.run)
+    if monitor != REALVAL:  # e.g. data/realhold: not the curve of the validation set
+        extra["monitor"] = monitor
     record = {"cpu_hours": round(sum(h for _, _, h in segments), 3), "last_step": last + offset,
               "segments": segments, "val_psnr": val, "input_psnr": base, **extra}
     write(args.name, record, data)
