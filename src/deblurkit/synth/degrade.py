@@ -54,9 +54,10 @@ from deblurkit.errors import UserError
 from deblurkit.synth.response import CameraResponse, GammaResponse, SRGBResponse
 
 __all__ = ["BLUR_KINDS", "CompressionConfig", "DegradationConfig", "ExposureJitter",
-           "FrameAverage", "KernelBlur", "Noise", "ObjectMotion", "ResponseModel", "Sample", "Saturation",
-           "ShakeBlur", "degrade_frames", "h264_roundtrip", "jpeg_roundtrip", "linear_mean", "make_sample",
-           "poisson_gaussian", "shake_homographies", "warp_average"]
+           "FrameAverage", "KernelBlur", "Noise", "ObjectMotion", "ResponseModel", "Sample",
+           "Saturation", "ShakeBlur", "degrade_frames", "h264_roundtrip", "jpeg_roundtrip",
+           "linear_mean", "make_sample", "poisson_gaussian", "shake_homographies",
+           "warp_average"]
 
 #: Blur kinds drawn by :func:`make_sample` (``sharp`` is decided first, by ``sharp_fraction``).
 BLUR_KINDS = ("kernel", "shake", "average", "objects")
