@@ -6,6 +6,7 @@ Every step is checked against an independent computation; determinism and resume
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -544,6 +545,15 @@ DEBLUR_RECIPES = sorted(p.stem for p in (REPO / "configs" / "realistic").glob("*
                         if not p.stem.startswith("frame_selector"))
 
 
+@functools.lru_cache(maxsize=None)
+def _recipe_runs() -> dict[str, str]:
+    """Run folder (``train.out_dir``) -> recipe name, over the realistic deblurring recipes."""
+    from deblurkit.training import load_config
+
+    return {load_config(REPO / "configs" / "realistic" / f"{n}.yaml").train.out_dir: n
+            for n in DEBLUR_RECIPES}
+
+
 @pytest.mark.parametrize("name", DEBLUR_RECIPES)
 def test_realistic_recipe_trains_on_train_and_validates_on_realval_only(name):
     from deblurkit.models.weights import load_model
@@ -564,8 +574,7 @@ def test_realistic_recipe_trains_on_train_and_validates_on_realval_only(name):
         assert cfg.data.train.args["holdout"] == {"list": hold["holdout"]["list"], "use": "rest"}
     spec = yaml.safe_load((REPO / "configs" / "data" / "realval.yaml").read_text())
     assert all("/val" in p for p in spec["photos"] + [h["path"] for h in spec["highfps"]])
-    runs = {load_config(p).train.out_dir: p.stem for p in
-            (REPO / "configs" / "realistic").glob("deblur*.yaml")}
+    runs = _recipe_runs()
     start = Path(cfg.model.init or "").parts
     if cfg.model.init and "/".join(start[:3]) in runs:
         # a start from another recipe's run: that recipe's network, and the recipe says so

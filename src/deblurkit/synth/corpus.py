@@ -312,11 +312,6 @@ class HoldOut:
         return tuple(Path(line).as_posix().strip("/") for line in lines
                      if line and not line.startswith("#"))
 
-    @staticmethod
-    def _matches(path: str, entry: str) -> bool:
-        posix = Path(os.path.abspath(path)).as_posix()
-        return posix == entry or posix.endswith("/" + entry)
-
     def split(self, paths: Sequence[str]) -> list[str]:
         """The ``paths`` this hold-out keeps, in order.
 
@@ -325,16 +320,18 @@ class HoldOut:
                 (a stale list), or no entry matching at all (a list for other data).
         """
         entries = self.entries()
-        hit = [any(self._matches(p, e) for e in entries) for p in paths]
+        posix = [Path(os.path.abspath(p)).as_posix() for p in paths]
+        # matches[i][j]: path i is entry j (the entry is a whole-part suffix of it)
+        matches = [[q == e or q.endswith("/" + e) for e in entries] for q in posix]
+        hit = [any(row) for row in matches]
         if self.use == "listed":
-            missing = [e for e in entries if not any(self._matches(p, e) for p in paths)]
+            missing = [e for j, e in enumerate(entries) if not any(row[j] for row in matches)]
             if missing:
                 raise UserError(f"{self.list}: {missing[0]!r} matches no source "
                                 f"({len(missing)} entries unmatched)")
         elif entries and not any(hit):
             raise UserError(f"{self.list}: none of its {len(entries)} entries matches a source")
-        keep = (lambda h: h) if self.use == "listed" else (lambda h: not h)
-        return [p for p, h in zip(paths, hit) if keep(h)]
+        return [p for p, h in zip(paths, hit) if h == (self.use == "listed")]
 
 
 @dataclass(frozen=True)

@@ -85,25 +85,34 @@ def blob_alpha(rng: np.random.Generator, side: int, roughness: float = 0.25) -> 
     return np.clip(radius - rho + 0.5, 0.0, 1.0).astype(np.float32)
 
 
-def _sprite_frames(sprite: Sprite, frames: slice, box: tuple[int, int, int, int]):
-    """(t, 4, h, w) RGBA of ``sprite`` over the output window ``box`` = (x0, y0, x1, y1) for
-    the sub-exposures ``frames`` (bilinear; transparent outside the sprite)."""
+def _premultiplied(sprite: Sprite):
+    """(1, 4, s, s) float32 tensor: RGB times coverage, and the coverage (what bilinear
+    sampling must interpolate so outlines blend without dark fringes)."""
+    import torch
+
+    rgba = np.concatenate([sprite.rgb * sprite.alpha[..., None], sprite.alpha[..., None]], axis=-1)
+    return torch.from_numpy(np.ascontiguousarray(rgba.transpose(2, 0, 1), np.float32))[None]
+
+
+def _sprite_frames(src, corner: tuple[float, float], path: np.ndarray, angle: np.ndarray,
+                   box: tuple[int, int, int, int]):
+    """(t, 4, h, w) premultiplied RGBA of a sprite (``src`` from :func:`_premultiplied`) over
+    the output window ``box`` = (x0, y0, x1, y1), moved by each row of ``path`` and turned by
+    ``angle`` (bilinear; transparent outside the sprite)."""
     import torch
     import torch.nn.functional as F
 
     x0, y0, x1, y1 = box
-    side = sprite.alpha.shape[0]
-    rgba = np.concatenate([sprite.rgb * sprite.alpha[..., None], sprite.alpha[..., None]], axis=-1)
-    src = torch.from_numpy(np.ascontiguousarray(rgba.transpose(2, 0, 1), np.float32))[None]
-    path = torch.from_numpy(sprite.path[frames].astype(np.float32))
-    angle = torch.from_numpy(sprite.angle[frames].astype(np.float32))
+    side = src.shape[-1]
+    path = torch.from_numpy(path.astype(np.float32))
+    angle = torch.from_numpy(angle.astype(np.float32))
     xs = torch.arange(x0, x1, dtype=torch.float32)[None, None, :]
     ys = torch.arange(y0, y1, dtype=torch.float32)[None, :, None]
     half = (side - 1) / 2.0
     # position relative to the moved centre, turned back by the sprite's angle
     shape = (len(path), y1 - y0, x1 - x0)
-    dx = (xs - (sprite.corner[0] + half) - path[:, 0, None, None]).expand(shape)
-    dy = (ys - (sprite.corner[1] + half) - path[:, 1, None, None]).expand(shape)
+    dx = (xs - (corner[0] + half) - path[:, 0, None, None]).expand(shape)
+    dy = (ys - (corner[1] + half) - path[:, 1, None, None]).expand(shape)
     cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
     u = cos * dx + sin * dy + half
     v = -sin * dx + cos * dy + half
@@ -165,9 +174,13 @@ def render_layers(background: np.ndarray, camera: np.ndarray, sprites: list[Spri
     side = background.shape[0]
     src = torch.from_numpy(np.ascontiguousarray(background.transpose(2, 0, 1), np.float32))[None]
     coords = torch.arange(size, dtype=torch.float32) + margin
-    boxes = [_reach(s, size) for s in sprites]
+    # the sprites that reach the output, each converted once; the window a sprite can touch
+    # over its path also holds it at rest (the path's mean, zero, lies within its range)
+    layers = [(s, _premultiplied(s), box) for s in sprites
+              if (box := _reach(s, size)) is not None]
 
-    def frames(cam: np.ndarray, picked: list[tuple[Sprite, tuple]], part: slice) -> torch.Tensor:
+    def frames(cam: np.ndarray, part: slice | None) -> torch.Tensor:
+        """Sub-exposures ``part`` (None: every layer at rest) over camera offsets ``cam``."""
         if not cam.any():   # a still camera: the background's centre, exactly, every time
             centre = src[:, :, margin:margin + size, margin:margin + size]
             canvas = centre.expand(len(cam), -1, -1, -1).clone()
@@ -178,21 +191,20 @@ def render_layers(background: np.ndarray, camera: np.ndarray, sprites: list[Spri
             grid = torch.stack([(2 * x + 1) / side - 1, (2 * y + 1) / side - 1], dim=-1)
             canvas = F.grid_sample(src.expand(len(d), -1, -1, -1), grid, mode="bilinear",
                                    padding_mode="reflection", align_corners=False)
-        for sprite, box in picked:
+        for sprite, rgba_src, box in layers:
             x0, y0, x1, y1 = box
-            rgba = _sprite_frames(sprite, part, box)
+            path, angle = ((np.zeros((1, 2)), np.zeros(1)) if part is None else
+                           (sprite.path[part], sprite.angle[part]))
+            rgba = _sprite_frames(rgba_src, sprite.corner, path, angle, box)
             window = canvas[:, :, y0:y1, x0:x1]
             canvas[:, :, y0:y1, x0:x1] = rgba[:, :3] + (1 - rgba[:, 3:]) * window
         return canvas
 
-    picked = [(s, b) for s, b in zip(sprites, boxes) if b is not None]
     total = torch.zeros((3, size, size), dtype=torch.float32)
     for first in range(0, n, chunk):
         part = slice(first, min(n, first + chunk))
-        for one in frames(camera[part], picked, part):  # a fixed summation order
+        for one in frames(camera[part], part):  # a fixed summation order
             total += one
-    still = [Sprite(s.rgb, s.alpha, s.corner, np.zeros((1, 2)), np.zeros(1)) for s in sprites]
-    still_picked = [(s, b) for s, b in zip(still, (_reach(s, size) for s in still)) if b is not None]
-    target = frames(np.zeros((1, 2)), still_picked, slice(0, 1))[0]
+    target = frames(np.zeros((1, 2)), None)[0]
     return ((total / n).permute(1, 2, 0).contiguous().numpy(),
             target.permute(1, 2, 0).contiguous().numpy())
